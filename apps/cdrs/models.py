@@ -1,0 +1,324 @@
+"""CDRs: the billing record of a finished session.
+
+A CDR is prepared as DRAFT and becomes FINAL once; a final CDR and everything under it (periods,
+dimensions, cost lines) can never change: the ORM refuses it and a database trigger refuses it
+for the CDR row. Corrections are credit CDRs that reference the original.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from apps.cdrs.enums import CdrOrigin, CdrStatus, CostComponent, ValidationStatus
+from apps.charging_sessions.enums import AuthMethod
+from apps.charging_sessions.models import (
+    ChargingPeriodModel,
+    ChargingSession,
+    DimensionModel,
+    TokenSnapshotModel,
+)
+from apps.core.errors import ImmutableRecordError
+from apps.core.fields import (
+    amount_field,
+    currency_field,
+    json_field,
+    latitude_field,
+    longitude_field,
+    optional_amount_field,
+)
+from apps.locations.enums import ConnectorFormat, ConnectorStandard, PowerType
+from apps.locations.models import Location
+from apps.partners.models import Party, SourcedModel
+from apps.tariffs.enums import TariffDimensionType
+from apps.tariffs.models import TariffVersion
+
+
+class CdrQuerySet(models.QuerySet["Cdr"]):
+    def final(self) -> CdrQuerySet:
+        return self.filter(status=CdrStatus.FINAL)
+
+    def update(self, **kwargs: Any) -> int:
+        if self.filter(status=CdrStatus.FINAL).exists():
+            raise ImmutableRecordError("final CDRs cannot be updated")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        if self.filter(status=CdrStatus.FINAL).exists():
+            raise ImmutableRecordError("final CDRs cannot be deleted")
+        return super().delete()
+
+
+class Cdr(TokenSnapshotModel, SourcedModel):
+    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="cdrs", help_text="CPO")
+    cdr_id = models.CharField("CDR id", max_length=39)
+    status = models.CharField(max_length=8, choices=CdrStatus.choices, default=CdrStatus.DRAFT)
+    start_date_time = models.DateTimeField()
+    end_date_time = models.DateTimeField()
+    session_ref = models.CharField("session id", max_length=36, blank=True)
+    session = models.ForeignKey(
+        ChargingSession, null=True, blank=True, on_delete=models.PROTECT, related_name="cdrs"
+    )
+    auth_method = models.CharField(max_length=16, choices=AuthMethod.choices)
+    authorization_reference = models.CharField(max_length=36, blank=True, db_index=True)
+
+    # Location as it was at the start of the session (sealed copy).
+    location_ref = models.CharField("location id", max_length=36)
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    location_name = models.CharField(max_length=255, blank=True)
+    location_address = models.CharField(max_length=255)
+    location_city = models.CharField(max_length=45)
+    location_postal_code = models.CharField(max_length=10, blank=True)
+    location_state = models.CharField(max_length=45, blank=True)
+    location_country = models.CharField(max_length=3)
+    location_latitude = latitude_field()
+    location_longitude = longitude_field()
+    evse_uid = models.CharField("EVSE uid", max_length=36)
+    evse_id = models.CharField("EVSE ID", max_length=48)
+    connector_ref = models.CharField("connector id", max_length=36)
+    connector_standard = models.CharField(max_length=32, choices=ConnectorStandard.choices)
+    connector_format = models.CharField(max_length=8, choices=ConnectorFormat.choices)
+    connector_power_type = models.CharField(max_length=20, choices=PowerType.choices)
+
+    meter_id = models.CharField(max_length=255, blank=True)
+    currency = currency_field()
+    tariffs_snapshot = json_field(
+        default=list, help_text="The tariffs as included in the CDR (valid at session start)"
+    )
+    signed_data = json_field(
+        null=True, help_text="Signed meter data: encoding, public key, signed values, url"
+    )
+
+    total_cost_excl_vat = amount_field()
+    total_cost_incl_vat = optional_amount_field()
+    total_fixed_cost_excl_vat = optional_amount_field()
+    total_fixed_cost_incl_vat = optional_amount_field()
+    total_energy = amount_field(help_text="kWh")
+    total_energy_cost_excl_vat = optional_amount_field()
+    total_energy_cost_incl_vat = optional_amount_field()
+    total_time = amount_field(help_text="hours")
+    total_time_cost_excl_vat = optional_amount_field()
+    total_time_cost_incl_vat = optional_amount_field()
+    total_parking_time = optional_amount_field(help_text="hours")
+    total_parking_cost_excl_vat = optional_amount_field()
+    total_parking_cost_incl_vat = optional_amount_field()
+    total_reservation_cost_excl_vat = optional_amount_field()
+    total_reservation_cost_incl_vat = optional_amount_field()
+
+    remark = models.CharField(max_length=255, blank=True)
+    invoice_reference_id = models.CharField(max_length=39, blank=True, db_index=True)
+    credit = models.BooleanField(default=False, db_index=True)
+    credit_reference_id = models.CharField(max_length=39, blank=True)
+    credited_cdr = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="credit_cdrs",
+        help_text="The CDR this credit CDR cancels",
+    )
+    home_charging_compensation = models.BooleanField(null=True, blank=True)
+    last_updated = models.DateTimeField(db_index=True)
+
+    # Tariff provenance: which version applied at each moment that matters.
+    tariff_version_at_start = models.ForeignKey(
+        TariffVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    tariff_version_at_end = models.ForeignKey(
+        TariffVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    tariff_version_at_generation = models.ForeignKey(
+        TariffVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    # Protocol provenance.
+    origin = models.CharField(max_length=16, choices=CdrOrigin.choices)
+    protocol_version = models.CharField(
+        max_length=16, blank=True, help_text="Protocol version it was received in or emitted in"
+    )
+    validation_status = models.CharField(
+        max_length=16, choices=ValidationStatus.choices, default=ValidationStatus.NOT_CHECKED
+    )
+    validation_findings = json_field(default=list)
+
+    # Reconciliation handles.
+    session_key = models.CharField(
+        max_length=48,
+        db_index=True,
+        help_text="Stable session reference: CPO country*party*session id",
+    )
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    billing_reference = models.CharField(max_length=32, unique=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[Any] = CdrQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-end_date_time"]
+        verbose_name = "CDR"
+        verbose_name_plural = "CDRs"
+        constraints = [
+            models.UniqueConstraint("party", Lower("cdr_id"), name="cdr_unique_id"),
+            models.CheckConstraint(
+                condition=Q(credit=False) | ~Q(credit_reference_id=""),
+                name="cdr_credit_needs_reference",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date_time__gte=models.F("start_date_time")),
+                name="cdr_end_after_start",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["party", "-end_date_time"], name="cdr_party_end_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.cdr_id
+
+    @classmethod
+    def from_db(cls, *args: Any, **kwargs: Any) -> Cdr:
+        instance = super().from_db(*args, **kwargs)
+        instance._stored_final = instance.status == CdrStatus.FINAL
+        return instance
+
+    @property
+    def is_final(self) -> bool:
+        return self.status == CdrStatus.FINAL
+
+    @property
+    def stored_final(self) -> bool:
+        """True when the row in the database is final (whatever the in-memory status)."""
+        return bool(getattr(self, "_stored_final", False))
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.stored_final:
+            raise ImmutableRecordError(f"CDR {self.cdr_id} is final and cannot be changed")
+        if self.is_final and self.finalized_at is None:
+            self.finalized_at = timezone.now()
+        super().save(*args, **kwargs)
+        self._stored_final = self.is_final
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        if self.stored_final:
+            raise ImmutableRecordError(f"CDR {self.cdr_id} is final and cannot be deleted")
+        return super().delete(*args, **kwargs)
+
+
+class CdrPartQuerySet(models.QuerySet[Any]):
+    """Refuses bulk changes to the parts of final CDRs."""
+
+    cdr_lookup = "cdr"
+
+    def _touches_final(self) -> bool:
+        return self.filter(**{f"{self.cdr_lookup}__status": CdrStatus.FINAL}).exists()
+
+    def update(self, **kwargs: Any) -> int:
+        if self._touches_final():
+            raise ImmutableRecordError("parts of final CDRs cannot be updated")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        if self._touches_final():
+            raise ImmutableRecordError("parts of final CDRs cannot be deleted")
+        return super().delete()
+
+
+class DimensionPartQuerySet(CdrPartQuerySet):
+    cdr_lookup = "period__cdr"
+
+
+class CdrPartModel(models.Model):
+    """A part of a CDR: may only be written while its CDR is a draft."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse_if_final()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        self._refuse_if_final()
+        return super().delete(*args, **kwargs)
+
+    def owning_cdr_id(self) -> int:
+        raise NotImplementedError
+
+    def _refuse_if_final(self) -> None:
+        if Cdr.objects.filter(pk=self.owning_cdr_id(), status=CdrStatus.FINAL).exists():
+            raise ImmutableRecordError("parts of a final CDR cannot be changed")
+
+
+class CdrChargingPeriod(CdrPartModel, ChargingPeriodModel):
+    cdr = models.ForeignKey(Cdr, on_delete=models.CASCADE, related_name="charging_periods")
+
+    objects: ClassVar[Any] = CdrPartQuerySet.as_manager()
+
+    class Meta(ChargingPeriodModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["cdr", "sequence"], name="cdr_period_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cdr_id} #{self.sequence}"
+
+    def owning_cdr_id(self) -> int:
+        return self.cdr_id
+
+
+class CdrChargingDimension(CdrPartModel, DimensionModel):
+    period = models.ForeignKey(
+        CdrChargingPeriod, on_delete=models.CASCADE, related_name="dimensions"
+    )
+
+    objects: ClassVar[Any] = DimensionPartQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["period", "type"], name="cdr_dimension_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type}={self.volume.normalize()}"
+
+    def owning_cdr_id(self) -> int:
+        return self.period.cdr_id
+
+
+class CdrCostLine(CdrPartModel):
+    """One priced dimension of one period: volume x unit price, excl. and incl. VAT, and why."""
+
+    cdr = models.ForeignKey(Cdr, on_delete=models.CASCADE, related_name="cost_lines")
+    period = models.ForeignKey(
+        CdrChargingPeriod, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    component = models.CharField(max_length=16, choices=CostComponent.choices)
+    dimension = models.CharField(max_length=16, choices=TariffDimensionType.choices)
+    volume = amount_field()
+    unit_price = amount_field(help_text="Excl. VAT, per unit of the dimension")
+    vat_rate = optional_amount_field(help_text="Percent; empty means no VAT applicable")
+    currency = currency_field()
+    amount_excl_vat = amount_field()
+    amount_incl_vat = amount_field()
+    tariff_version = models.ForeignKey(
+        TariffVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    element_index = models.PositiveIntegerField(null=True, blank=True)
+    explanation = models.TextField(blank=True)
+
+    objects: ClassVar[Any] = CdrPartQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["cdr", "period__sequence", "component"]
+
+    def __str__(self) -> str:
+        return f"{self.component} {self.amount_excl_vat.normalize()} {self.currency}"
+
+    def owning_cdr_id(self) -> int:
+        return self.cdr_id

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.cdrs.enums import CdrStatus, CostComponent
+from apps.cdrs.models import Cdr, CdrChargingDimension, CdrChargingPeriod, CdrCostLine
+from apps.core.errors import DomainError
+from apps.core.services import Actor, audit_log_record, model_snapshot
+
+# Which CDR total each cost component adds up to.
+COMPONENT_TOTAL_FIELDS: dict[str, str] = {
+    CostComponent.FIXED: "total_fixed_cost",
+    CostComponent.ENERGY: "total_energy_cost",
+    CostComponent.TIME: "total_time_cost",
+    CostComponent.PARKING: "total_parking_cost",
+    CostComponent.RESERVATION: "total_reservation_cost",
+}
+_NEGATED_TOTALS = ["total_cost", *COMPONENT_TOTAL_FIELDS.values()]
+
+
+def cdr_idempotency_key(*, country_code: str, party_id: str, cdr_id: str) -> str:
+    """The key that identifies one CDR across retries and channels (case-insensitive ids)."""
+    natural = f"{country_code.upper()}*{party_id.upper()}*{cdr_id.upper()}"
+    return hashlib.sha256(natural.encode()).hexdigest()
+
+
+def cdr_session_key(*, country_code: str, party_id: str, session_id: str) -> str:
+    return f"{country_code.upper()}*{party_id.upper()}*{session_id}"[:48]
+
+
+def cdr_cost_mismatches(*, cdr: Cdr) -> list[str]:
+    """Where the cost lines do not add up to the CDR's totals (empty when they do)."""
+    lines = list(cdr.cost_lines.all())
+    problems: list[str] = []
+    grand = {"excl": Decimal(0), "incl": Decimal(0)}
+    for component, total_field in COMPONENT_TOTAL_FIELDS.items():
+        part = [ln for ln in lines if ln.component == component]
+        for kind in ("excl", "incl"):
+            summed = sum((getattr(ln, f"amount_{kind}_vat") for ln in part), Decimal(0))
+            grand[kind] += summed
+            stated = getattr(cdr, f"{total_field}_{kind}_vat")
+            if (stated or Decimal(0)) != summed:
+                problems.append(f"{total_field} {kind}. VAT is {stated}, lines add up to {summed}")
+    for kind in ("excl", "incl"):
+        stated = getattr(cdr, f"total_cost_{kind}_vat")
+        if (stated or Decimal(0)) != grand[kind]:
+            problems.append(f"total_cost {kind}. VAT is {stated}, lines add up to {grand[kind]}")
+    return problems
+
+
+def cdr_finalize(*, cdr: Cdr, actor: Actor = None) -> Cdr:
+    """Make a draft CDR final. From then on nothing in it can change.
+
+    Refuses when cost lines exist and do not add up to the totals.
+    """
+    with transaction.atomic():
+        locked = Cdr.objects.select_for_update().get(pk=cdr.pk)
+        if locked.stored_final:
+            return locked
+        if locked.cost_lines.exists():
+            problems = cdr_cost_mismatches(cdr=locked)
+            if problems:
+                raise DomainError("; ".join(problems), code="CDR_TOTALS_MISMATCH")
+        locked.status = CdrStatus.FINAL
+        locked.finalized_at = timezone.now()
+        locked.save()
+        audit_log_record(
+            actor=actor,
+            action="cdr.finalized",
+            obj=locked,
+            before={"status": CdrStatus.DRAFT},
+            after={"status": CdrStatus.FINAL},
+        )
+    return locked
+
+
+def cdr_issue_credit(*, original: Cdr, actor: Actor = None, remark: str = "") -> Cdr:
+    """Cancel a final CDR with a credit CDR: a copy with negated costs that references it.
+
+    The original is never touched. The credit id is the original id + "-C" (OCPI allows credit
+    ids up to 39 characters for exactly this).
+    """
+    if not original.stored_final:
+        raise DomainError("only a final CDR can be credited; change the draft instead")
+    if original.credit:
+        raise DomainError("a credit CDR cannot itself be credited", code="CDR_CREDIT_OF_CREDIT")
+    if original.credit_cdrs.exists():
+        raise DomainError(
+            f"CDR {original.cdr_id} was already credited", code="CDR_ALREADY_CREDITED"
+        )
+    with transaction.atomic():
+        credit = Cdr.objects.get(pk=original.pk)
+        credit.pk = None
+        credit._state.adding = True
+        credit._stored_final = False
+        credit.status = CdrStatus.DRAFT
+        credit.cdr_id = f"{original.cdr_id}-C"
+        credit.credit = True
+        credit.credit_reference_id = original.cdr_id
+        credit.credited_cdr = original
+        credit.remark = remark or original.remark
+        now = timezone.now()
+        credit.last_updated = now
+        credit.created_at = now
+        credit.finalized_at = None
+        credit.idempotency_key = cdr_idempotency_key(
+            country_code=original.party.country_code,
+            party_id=original.party.party_id,
+            cdr_id=credit.cdr_id,
+        )
+        credit.billing_reference = f"{original.billing_reference}-C"[:32]
+        for name in _NEGATED_TOTALS:
+            for kind in ("excl", "incl"):
+                value = getattr(original, f"{name}_{kind}_vat")
+                setattr(credit, f"{name}_{kind}_vat", None if value is None else -value)
+        credit.save()
+        period_map: dict[int, CdrChargingPeriod] = {}
+        for period in original.charging_periods.prefetch_related("dimensions"):
+            copy = CdrChargingPeriod.objects.create(
+                cdr=credit,
+                sequence=period.sequence,
+                start_date_time=period.start_date_time,
+                tariff_ref=period.tariff_ref,
+            )
+            period_map[period.pk] = copy
+            CdrChargingDimension.objects.bulk_create(
+                CdrChargingDimension(period=copy, type=d.type, volume=d.volume)
+                for d in period.dimensions.all()
+            )
+        for line in original.cost_lines.all():
+            CdrCostLine.objects.create(
+                cdr=credit,
+                period=period_map.get(line.period_id) if line.period_id else None,
+                component=line.component,
+                dimension=line.dimension,
+                volume=line.volume,
+                unit_price=line.unit_price,
+                vat_rate=line.vat_rate,
+                currency=line.currency,
+                amount_excl_vat=-line.amount_excl_vat,
+                amount_incl_vat=-line.amount_incl_vat,
+                tariff_version=line.tariff_version,
+                element_index=line.element_index,
+                explanation=f"Credit of: {line.explanation}",
+            )
+        audit_log_record(
+            actor=actor,
+            action="cdr.credited",
+            obj=original,
+            after={"credit_cdr": credit.cdr_id, **model_snapshot(credit, fields=["cdr_id"])},
+        )
+        return cdr_finalize(cdr=credit, actor=actor)

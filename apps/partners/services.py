@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+
+from apps.core.crypto import new_token
+from apps.core.services import Actor, audit_log_record, model_snapshot
+from apps.partners.models import PartnerConnection, Party
+
+
+def party_ensure_own_default(*, using: str = "default") -> Party | None:
+    """Create our own party from OCPI_COUNTRY_CODE / OCPI_PARTY_ID / OCPI_ROLES if we have none.
+
+    Returns the created party, or None when an own party already existed.
+    """
+    with transaction.atomic(using=using):
+        if Party.objects.using(using).own().exists():
+            return None
+        party = Party(
+            country_code=settings.OCPI_COUNTRY_CODE,
+            party_id=settings.OCPI_PARTY_ID,
+            roles=list(settings.OCPI_ROLES),
+            name=settings.OCPI_BUSINESS_NAME,
+        )
+        party.save(using=using)
+        return party
+
+
+def connection_issue_token(
+    *, connection: PartnerConnection, registration: bool, actor: Actor = None
+) -> str:
+    """Issue a new token the partner must use to call us (token A for registration, else C).
+
+    The raw token is returned once and never stored; the previous one stops working.
+    """
+    raw = new_token()
+    with transaction.atomic():
+        before = model_snapshot(connection, fields=["issued_token_hint", "status"])
+        connection.set_issued_token(raw, registration=registration)
+        connection.save()
+        audit_log_record(
+            actor=actor,
+            action="connection.token_issued",
+            obj=connection,
+            before=before,
+            after=model_snapshot(connection, fields=["issued_token_hint", "status"]),
+        )
+    return raw

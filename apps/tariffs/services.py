@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+
+from apps.core.money import validate_currency
+from apps.core.services import Actor, audit_log_record
+from apps.partners.models import PartnerConnection
+from apps.tariffs.enums import VersionOrigin
+from apps.tariffs.models import Tariff, TariffVersion
+
+
+@dataclass(frozen=True)
+class TariffContent:
+    """Everything a tariff version holds, in canonical form (Decimals, aware datetimes)."""
+
+    currency: str
+    elements: list[dict[str, Any]]
+    last_updated: datetime
+    type: str = ""
+    alt_text: list[dict[str, str]] = field(default_factory=list)
+    alt_url: str = ""
+    min_price_excl_vat: Decimal | None = None
+    min_price_incl_vat: Decimal | None = None
+    max_price_excl_vat: Decimal | None = None
+    max_price_incl_vat: Decimal | None = None
+    start_date_time: datetime | None = None
+    end_date_time: datetime | None = None
+    energy_mix: dict[str, Any] | None = None
+
+    def content_hash(self) -> str:
+        """Hash of the prices and rules, not of ``last_updated``: re-sending the same tariff
+        with a new timestamp is not a new version."""
+        data = asdict(self)
+        data.pop("last_updated")
+        encoded = json.dumps(data, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def tariff_version_record(
+    *,
+    tariff: Tariff,
+    content: TariffContent,
+    origin: VersionOrigin,
+    source_connection: PartnerConnection | None = None,
+    actor: Actor = None,
+) -> tuple[TariffVersion, bool]:
+    """Record ``content`` as the tariff's newest version, unless it equals the newest one.
+
+    Returns ``(version, created)``. A version is never updated: a change is a new version.
+    """
+    validate_currency(content.currency)
+    digest = content.content_hash()
+    with transaction.atomic():
+        locked = Tariff.objects.select_for_update().get(pk=tariff.pk)
+        latest = locked.latest_version()
+        if latest is not None and latest.content_hash == digest:
+            return latest, False
+        version = TariffVersion.objects.create(
+            tariff=locked,
+            number=(latest.number + 1) if latest else 1,
+            source_connection=source_connection,
+            origin=origin,
+            content_hash=digest,
+            **asdict(content),
+        )
+        Tariff.objects.filter(pk=locked.pk).update(
+            currency=content.currency, type=content.type, last_updated=content.last_updated
+        )
+        tariff.currency, tariff.type = content.currency, content.type
+        tariff.last_updated = content.last_updated
+        audit_log_record(
+            actor=actor,
+            action="tariff.version_recorded",
+            obj=locked,
+            before={"version": latest.number} if latest else None,
+            after={"version": version.number, "content_hash": digest},
+        )
+    return version, True
+
+
+def tariff_version_in_effect(*, tariff: Tariff, at: datetime) -> TariffVersion | None:
+    """The version that was current at ``at``: the newest one whose change time is not later."""
+    return tariff.versions.filter(last_updated__lte=at).order_by("-last_updated", "-number").first()

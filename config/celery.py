@@ -1,0 +1,16 @@
+"""The Celery application: JSON only, late acks, prefetch 1, time limits (see settings)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+app = Celery("roamdesk")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# The beat schedule lives in code. Modules add their periodic tasks here as they land.
+app.conf.beat_schedule = {}

@@ -1,0 +1,225 @@
+"""roamdesk settings: everything comes from the environment (see README's table).
+
+Production differs from development only by environment variables. Bad values stop the process
+at start-up (``config.env`` readers raise ``ImproperlyConfigured``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+import dj_database_url
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list, env_match, env_str, env_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(env_str("ROAMDESK_VAR_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var")
+
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+
+_secret = env_str("SECRET_KEY")
+if _secret is None:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set unless DEBUG=true")
+    _secret = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+SECRET_KEY: str = _secret
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set unless DEBUG=true")
+
+# --- OCPI identity --------------------------------------------------------------------------
+OCPI_BASE_URL = env_url(
+    "OCPI_BASE_URL", "http://localhost:8000" if DEBUG else None, schemes=("http", "https")
+)
+if OCPI_BASE_URL is None:
+    raise ImproperlyConfigured("OCPI_BASE_URL must be set unless DEBUG=true")
+OCPI_BASE_URL = OCPI_BASE_URL.rstrip("/")
+OCPI_COUNTRY_CODE = env_match(
+    "OCPI_COUNTRY_CODE", "NL", r"[A-Za-z]{2}", what="an ISO 3166-1 alpha-2 country code"
+).upper()
+OCPI_PARTY_ID = env_match(
+    "OCPI_PARTY_ID", "RDK", r"[A-Za-z0-9]{3}", what="a 3-character party id"
+).upper()
+OCPI_ROLES = env_list(
+    "OCPI_ROLES",
+    ["CPO", "EMSP"],
+    allowed=("CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"),
+    transform=lambda s: s.strip().upper(),
+)
+if not OCPI_ROLES:
+    raise ImproperlyConfigured("OCPI_ROLES must name at least one role")
+OCPI_BUSINESS_NAME = env_str("OCPI_BUSINESS_NAME", "roamdesk") or "roamdesk"
+
+
+def _fernet_keys() -> list[str]:
+    keys = env_list("OCPI_TOKEN_ENCRYPTION_KEYS", [])
+    if not keys:
+        if not DEBUG:
+            raise ImproperlyConfigured(
+                "OCPI_TOKEN_ENCRYPTION_KEYS must be set unless DEBUG=true "
+                "(generate one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())')"
+            )
+        digest = hashlib.sha256(f"roamdesk-dev-token-key:{SECRET_KEY}".encode()).digest()
+        keys = [base64.urlsafe_b64encode(digest).decode()]
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                "OCPI_TOKEN_ENCRYPTION_KEYS holds a value that is not a Fernet key "
+                "(32 url-safe base64-encoded bytes)"
+            ) from None
+    return keys
+
+
+# The first key encrypts; all keys decrypt (rotation: prepend a new key, re-encrypt, drop old).
+OCPI_TOKEN_ENCRYPTION_KEYS = _fernet_keys()
+
+# --- Applications -----------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "apps.core",
+    "apps.partners",
+    "apps.locations",
+    "apps.tariffs",
+    "apps.tokens",
+    "apps.charging_sessions",
+    "apps.cdrs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+# Embedded default: a SQLite file under var/. CI and production set DATABASE_URL (PostgreSQL).
+_default_db = f"sqlite:///{VAR_DIR / 'roamdesk.sqlite3'}"
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env_str("DATABASE_URL", _default_db) or _default_db,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
+    }
+except ValueError as exc:  # dj-database-url raises ValueError on unknown schemes
+    raise ImproperlyConfigured(f"DATABASE_URL is not usable: {exc}") from None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Time and language ------------------------------------------------------------------------
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en"
+USE_I18N = True
+
+# --- Static files -----------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+
+# --- Security ---------------------------------------------------------------------------------
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- Redis, cache and Celery ------------------------------------------------------------------
+REDIS_URL = env_url("REDIS_URL", None, schemes=("redis", "rediss", "unix"))
+CELERY_FILESYSTEM_DIR = VAR_DIR / "celery"
+
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+else:
+    # Without Redis, jobs still run: kombu's filesystem transport keeps the queue as files
+    # under var/celery/, and results go to files too. Good for one machine, not for a cluster.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_RESULT_BACKEND = f"file://{CELERY_FILESYSTEM_DIR / 'results'}"
+    for _sub in ("queue", "processed", "results"):
+        (CELERY_FILESYSTEM_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_FILESYSTEM_DIR / "queue"),
+        "data_folder_out": str(CELERY_FILESYSTEM_DIR / "queue"),
+        "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
+        "store_processed": False,
+    }
+
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- REST framework ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Admin ------------------------------------------------------------------------------------
+# Changelists of large tables count at most this many rows (see apps.core.admin).
+ADMIN_COUNT_CAP = env_int("ADMIN_COUNT_CAP", 10_000, minimum=100)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO") or "INFO"},
+}

@@ -1,0 +1,22 @@
+"""Test settings: the base settings with safe defaults for values production must set.
+
+Tests run against PostgreSQL and Redis whenever DATABASE_URL / REDIS_URL are set (CI sets them);
+otherwise against SQLite and the filesystem broker.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("OCPI_BASE_URL", "http://testserver")
+os.environ.setdefault(
+    # A fixed, well-formed Fernet key used by tests only.
+    "OCPI_TOKEN_ENCRYPTION_KEYS",
+    "dGVzdC1rZXktMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY=",
+)
+os.environ.setdefault("ROAMDESK_VAR_DIR", os.path.join(tempfile.gettempdir(), "roamdesk-test-var"))
+
+from .base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
