@@ -7,7 +7,7 @@ for the CDR row. Corrections are credit CDRs that reference the original.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, TypeVar
 
 from django.db import models
 from django.db.models import Q
@@ -157,7 +157,7 @@ class Cdr(TokenSnapshotModel, SourcedModel):
     billing_reference = models.CharField(max_length=32, unique=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
 
-    objects: ClassVar[Any] = CdrQuerySet.as_manager()
+    objects = CdrQuerySet.as_manager()
 
     class Meta:
         ordering = ["-end_date_time"]
@@ -210,7 +210,10 @@ class Cdr(TokenSnapshotModel, SourcedModel):
         return super().delete(*args, **kwargs)
 
 
-class CdrPartQuerySet(models.QuerySet[Any]):
+_P = TypeVar("_P", bound=models.Model)
+
+
+class CdrPartQuerySet(models.QuerySet[_P]):
     """Refuses bulk changes to the parts of final CDRs."""
 
     cdr_lookup = "cdr"
@@ -229,7 +232,7 @@ class CdrPartQuerySet(models.QuerySet[Any]):
         return super().delete()
 
 
-class DimensionPartQuerySet(CdrPartQuerySet):
+class DimensionPartQuerySet(CdrPartQuerySet[_P]):
     cdr_lookup = "period__cdr"
 
 
@@ -258,7 +261,7 @@ class CdrPartModel(models.Model):
 class CdrChargingPeriod(CdrPartModel, ChargingPeriodModel):
     cdr = models.ForeignKey(Cdr, on_delete=models.CASCADE, related_name="charging_periods")
 
-    objects: ClassVar[Any] = CdrPartQuerySet.as_manager()
+    objects = CdrPartQuerySet.as_manager()
 
     class Meta(ChargingPeriodModel.Meta):
         constraints = [
@@ -277,7 +280,7 @@ class CdrChargingDimension(CdrPartModel, DimensionModel):
         CdrChargingPeriod, on_delete=models.CASCADE, related_name="dimensions"
     )
 
-    objects: ClassVar[Any] = DimensionPartQuerySet.as_manager()
+    objects = DimensionPartQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -312,7 +315,7 @@ class CdrCostLine(CdrPartModel):
     element_index = models.PositiveIntegerField(null=True, blank=True)
     explanation = models.TextField(blank=True)
 
-    objects: ClassVar[Any] = CdrPartQuerySet.as_manager()
+    objects = CdrPartQuerySet.as_manager()
 
     class Meta:
         ordering = ["cdr", "period__sequence", "component"]

@@ -8,7 +8,7 @@ DELETE even from raw SQL or another client.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, TypeVar
 
 from django.db import migrations, models
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
@@ -16,8 +16,10 @@ from django.db.migrations.state import StateApps
 
 from apps.core.errors import ImmutableRecordError
 
+_M = TypeVar("_M", bound=models.Model)
 
-class AppendOnlyQuerySet(models.QuerySet[Any]):
+
+class AppendOnlyQuerySet(models.QuerySet[_M]):
     def update(self, **kwargs: Any) -> int:
         raise ImmutableRecordError(f"{self.model.__name__} rows cannot be updated")
 
@@ -28,7 +30,7 @@ class AppendOnlyQuerySet(models.QuerySet[Any]):
 class AppendOnlyModel(models.Model):
     """A row that is written once and never changed or deleted."""
 
-    objects: ClassVar[Any] = AppendOnlyQuerySet.as_manager()
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         abstract = True
