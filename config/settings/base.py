@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "apps.tokens",
     "apps.charging_sessions",
     "apps.cdrs",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [
