@@ -66,7 +66,7 @@ def protect_rows(table: str, *, when: str | None = None) -> migrations.RunPython
         vendor = schema_editor.connection.vendor
         if vendor == "postgresql":
             condition = f"WHEN ({when})" if when else ""
-            schema_editor.execute(_PG_FUNCTION)
+            schema_editor.execute(_PG_FUNCTION, params=None)
             schema_editor.execute(
                 f"CREATE TRIGGER {name} BEFORE UPDATE OR DELETE ON {table} "
                 f"FOR EACH ROW {condition} EXECUTE FUNCTION roamdesk_refuse_change();"
