@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from apps.core.views import healthz
 
@@ -10,4 +10,5 @@ admin.site.index_title = "Roaming operations"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("ocpi/", include("apps.ocpi.urls")),
 ]

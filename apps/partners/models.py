@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import models
@@ -143,6 +144,24 @@ class PartnerConnection(models.Model):
         default=True, editable=False, help_text="True while the issued token is a token A"
     )
     issued_token_created_at = models.DateTimeField(null=True, blank=True, editable=False)
+    issued_token_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Registration tokens (token A) expire; others do not"
+    )
+    pending_issued_token_hash = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text="A new token offered during a rotation we started; valid with the current one "
+        "until the partner confirms",
+    )
+    log_bodies = models.BooleanField(
+        "log request bodies",
+        default=False,
+        help_text="Debug switch: keep request and response bodies (tokens redacted) in the "
+        "exchange log",
+    )
     send_token_encrypted = models.TextField(blank=True, editable=False)
 
     created_at = models.DateTimeField(default=timezone.now)
@@ -158,16 +177,27 @@ class PartnerConnection(models.Model):
         return f"{self.partner.name} / {self.name}"
 
     # -- tokens ------------------------------------------------------------------------------
-    def set_issued_token(self, raw: str, *, registration: bool) -> None:
+    def set_issued_token(
+        self, raw: str, *, registration: bool, expires_at: datetime | None = None
+    ) -> None:
         self.issued_token_hash = hash_secret(raw)
         self.issued_token_hint = raw[-4:]
         self.issued_token_is_registration = registration
         self.issued_token_created_at = timezone.now()
+        self.issued_token_expires_at = expires_at
+        self.pending_issued_token_hash = None
 
     def issued_token_matches(self, raw: str) -> bool:
-        return bool(self.issued_token_hash) and secrets_equal(
-            self.issued_token_hash or "", hash_secret(raw)
+        digest = hash_secret(raw)
+        return any(
+            stored and secrets_equal(stored, digest)
+            for stored in (self.issued_token_hash, self.pending_issued_token_hash)
         )
+
+    @property
+    def issued_token_expired(self) -> bool:
+        expires = self.issued_token_expires_at
+        return expires is not None and expires <= timezone.now()
 
     def set_send_token(self, raw: str) -> None:
         self.send_token_encrypted = encrypt_secret(raw)

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from apps.core.crypto import new_token
 from apps.core.services import Actor, audit_log_record, model_snapshot
@@ -27,16 +30,22 @@ def party_ensure_own_default(*, using: str = "default") -> Party | None:
 
 
 def connection_issue_token(
-    *, connection: PartnerConnection, registration: bool, actor: Actor = None
+    *,
+    connection: PartnerConnection,
+    registration: bool,
+    valid_for: timedelta | None = None,
+    actor: Actor = None,
 ) -> str:
     """Issue a new token the partner must use to call us (token A for registration, else C).
 
     The raw token is returned once and never stored; the previous one stops working.
+    ``valid_for`` limits how long it may be used (registration tokens expire).
     """
     raw = new_token()
+    expires_at = timezone.now() + valid_for if valid_for is not None else None
     with transaction.atomic():
         before = model_snapshot(connection, fields=["issued_token_hint", "status"])
-        connection.set_issued_token(raw, registration=registration)
+        connection.set_issued_token(raw, registration=registration, expires_at=expires_at)
         connection.save()
         audit_log_record(
             actor=actor,

@@ -83,6 +83,20 @@ def _fernet_keys() -> list[str]:
 # The first key encrypts; all keys decrypt (rotation: prepend a new key, re-encrypt, drop old).
 OCPI_TOKEN_ENCRYPTION_KEYS = _fernet_keys()
 
+# --- OCPI transport ---------------------------------------------------------------------------
+OCPI_PAGE_LIMIT_MAX = env_int("OCPI_PAGE_LIMIT_MAX", 100, minimum=1)
+OCPI_OUTBOUND_ALLOW_LOCAL = env_bool("OCPI_OUTBOUND_ALLOW_LOCAL", False)
+OCPI_OUTBOUND_TIMEOUT = env_int("OCPI_OUTBOUND_TIMEOUT", 20, minimum=1)
+OCPI_OUTBOUND_MAX_RESPONSE_BYTES = env_int(
+    "OCPI_OUTBOUND_MAX_RESPONSE_BYTES", 20 * 1024 * 1024, minimum=1024
+)
+OCPI_EXCHANGE_LOG_RETENTION_DAYS = env_int("OCPI_EXCHANGE_LOG_RETENTION_DAYS", 30, minimum=1)
+OCPI_REGISTRATION_TOKEN_DAYS = env_int("OCPI_REGISTRATION_TOKEN_DAYS", 14, minimum=1)
+
+# OCPI version URLconfs are included without a trailing slash (".../2.2.1" is the version
+# details URL) and their module routes start with "/": that is deliberate.
+SILENCED_SYSTEM_CHECKS = ["urls.W002"]
+
 # --- Applications -----------------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -100,11 +114,13 @@ INSTALLED_APPS = [
     "apps.tokens",
     "apps.charging_sessions",
     "apps.cdrs",
+    "apps.ocpi",
     "apps.demo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.ocpi.common.middleware.OcpiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

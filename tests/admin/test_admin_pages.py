@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 from django.contrib import admin
@@ -14,11 +15,25 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.cdrs.models import Cdr
+from apps.ocpi.models import ExchangeLogEntry
+from apps.partners.models import PartnerConnection
 from tests.demo_data import demo_data  # noqa: F401 (fixture)
 
 REGISTERED: list[type[Model]] = sorted(
     admin.site._registry, key=lambda m: (m._meta.app_label, m._meta.model_name or "")
 )
+SAMPLES: dict[type[Model], Callable[[], Model]] = {
+    Group: lambda: Group.objects.create(name="operations"),
+    ExchangeLogEntry: lambda: ExchangeLogEntry.objects.create(
+        direction="IN",
+        connection=PartnerConnection.objects.first(),
+        method="GET",
+        url="https://roamdesk.example/ocpi/versions",
+        http_status=200,
+        ocpi_status=1000,
+        request_body='{"token": "[redacted]"}',
+    ),
+}
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_data")]
 
 
@@ -31,8 +46,8 @@ def test_changelist_and_change_page(model: type[Model], staff_client: Client) ->
     response = staff_client.get(reverse(_name(model, "changelist")))
     assert response.status_code == 200
     obj = model._default_manager.order_by("pk").first()
-    if obj is None and model is Group:  # Django's own model; the demo has no groups
-        obj = Group.objects.create(name="operations")
+    if obj is None and model in SAMPLES:  # tables the demo data leaves empty
+        obj = SAMPLES[model]()
     if obj is None:
         pytest.fail(f"the demo data has no {model._meta.verbose_name}")
     response = staff_client.get(reverse(_name(model, "change"), args=[obj.pk]))

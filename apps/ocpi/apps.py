@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class OcpiConfig(AppConfig):
+    name = "apps.ocpi"
+    label = "ocpi"
+    verbose_name = "OCPI"
+
+    def ready(self) -> None:
+        # Register the adapters: the standard one of every version, then partner dialects.
+        from apps.ocpi.adapters.partners import raw_token  # noqa: F401
+        from apps.ocpi.v2_2_1 import adapter  # noqa: F401

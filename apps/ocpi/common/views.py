@@ -1,0 +1,128 @@
+"""Base of every OCPI endpoint: authentication, Decimal JSON in and out, the envelope on every
+answer (errors included), and the bookkeeping the exchange log needs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.ocpi.adapters.registry import get_adapter
+from apps.ocpi.common.auth import authenticate
+from apps.ocpi.common.envelope import NO_DATA, OcpiJSONRenderer, envelope
+from apps.ocpi.common.errors import OcpiError
+from apps.ocpi.common.pagination import paginate
+from apps.ocpi.common.parsers import OcpiJSONParser
+from apps.ocpi.common.routing import (
+    FROM_COUNTRY,
+    FROM_PARTY,
+    TO_COUNTRY,
+    TO_PARTY,
+    InboundRouting,
+    routing_check,
+)
+from apps.ocpi.common.status import OcpiStatus
+from apps.partners.models import PartnerConnection
+
+logger = logging.getLogger(__name__)
+
+
+def ocpi_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """Every failure becomes an envelope with the HTTP status the spec prescribes."""
+    if isinstance(exc, OcpiError):
+        http_status, code, message = exc.http_status, exc.status_code, exc.message
+    elif isinstance(exc, exceptions.ParseError):
+        http_status, code, message = 400, OcpiStatus.INVALID_PARAMETERS, str(exc.detail)
+    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        http_status, code, message = 401, OcpiStatus.CLIENT_ERROR, str(exc.detail)
+    elif isinstance(exc, exceptions.MethodNotAllowed):
+        http_status, code, message = 405, OcpiStatus.CLIENT_ERROR, str(exc.detail)
+    elif isinstance(exc, exceptions.NotFound | Http404):
+        http_status, code, message = 404, OcpiStatus.CLIENT_ERROR, str(exc) or "not found"
+    elif isinstance(exc, exceptions.APIException):
+        http_status, code, message = 200, OcpiStatus.CLIENT_ERROR, str(exc.detail)
+    else:
+        logger.exception("unexpected error in an OCPI view")
+        http_status, code, message = 200, OcpiStatus.SERVER_ERROR, "internal server error"
+    if http_status >= 400 or not OcpiStatus.is_success(code):
+        logger.info("OCPI %s answered %s/%s: %s", context.get("view"), http_status, code, message)
+    return Response(envelope(status_code=code, message=message), status=http_status)
+
+
+class OcpiView(APIView):
+    """Subclasses set ``module``; configuration modules set ``allow_registration_token`` and
+    ``uses_routing_headers = False``. ``self.connection`` is the authenticated caller and
+    ``self.routing`` the parties a functional request is from and to."""
+
+    module: ClassVar[str] = ""
+    version: str = ""
+    allow_registration_token: ClassVar[bool] = False
+    uses_routing_headers: ClassVar[bool] = True
+    parser_classes = [OcpiJSONParser]
+    renderer_classes = [OcpiJSONRenderer]
+    authentication_classes = []  # authentication is OCPI's own, done in initial()
+    permission_classes = []
+
+    connection: PartnerConnection
+    token: str
+    routing: InboundRouting | None = None
+
+    def get_exception_handler(self) -> Any:
+        return ocpi_exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        request._request.ocpi_module = self.module  # type: ignore[attr-defined]
+        self.connection, self.token = authenticate(
+            request._request,
+            version=self.version,
+            allow_registration_token=self.allow_registration_token,
+        )
+        request._request.ocpi_connection = self.connection  # type: ignore[attr-defined]
+        if self.uses_routing_headers:
+            self.routing = routing_check(
+                request._request,
+                connection=self.connection,
+                required=self.adapter.requires_routing_headers,
+            )
+
+    @property
+    def adapter(self) -> Any:
+        return get_adapter(self.connection.adapter_profile, self.version)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.routing is not None:  # the answer goes back: from and to swap
+            response[TO_COUNTRY] = self.routing.sender.country_code
+            response[TO_PARTY] = self.routing.sender.party_id
+            if self.routing.receiver is not None:
+                response[FROM_COUNTRY] = self.routing.receiver.country_code
+                response[FROM_PARTY] = self.routing.receiver.party_id
+        return response
+
+    def paginated(self, queryset: Any, render: Any, **options: Any) -> Response:
+        """A page of ``queryset`` rendered object by object, with the pagination headers."""
+        page = paginate(queryset, self.request._request, **options)
+        return self.ocpi([render(obj) for obj in page.objects], headers=page.headers())
+
+    def ocpi(
+        self,
+        data: Any = NO_DATA,
+        *,
+        status_code: int = OcpiStatus.SUCCESS,
+        message: str = "",
+        http_status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        return Response(
+            envelope(data, status_code=status_code, message=message),
+            status=http_status,
+            headers=headers,
+        )

@@ -1,0 +1,1 @@
+"""OCPI protocol services: handshake, sync (pull), delivery (push), the exchange log."""
