@@ -1,0 +1,1 @@
+"""Partner dialects: each module registers adapter subclasses under its own profile name."""
