@@ -340,99 +340,22 @@ class OcpiClient:
     ) -> None:
         self.close()
 
-    # -- shortcuts ---------------------------------------------------------------------------
-    def get(
-        self,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        routing: RoutingHeaders | None = None,
-        module: str = "",
-        correlation_id: str | None = None,
-    ) -> OcpiResponse:
-        return self.request(
-            "GET", url, params=params, routing=routing, module=module, correlation_id=correlation_id
-        )
+    # -- shortcuts: request() with the method filled in; options as for request() -----------
+    def get(self, url: str, **options: Any) -> OcpiResponse:
+        return self.request("GET", url, **options)
 
-    def post(
-        self,
-        url: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        routing: RoutingHeaders | None = None,
-        module: str = "",
-        correlation_id: str | None = None,
-    ) -> OcpiResponse:
-        return self.request(
-            "POST",
-            url,
-            json=json,
-            params=params,
-            routing=routing,
-            module=module,
-            correlation_id=correlation_id,
-        )
+    def post(self, url: str, **options: Any) -> OcpiResponse:
+        return self.request("POST", url, **options)
 
-    def put(
-        self,
-        url: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        routing: RoutingHeaders | None = None,
-        module: str = "",
-        correlation_id: str | None = None,
-    ) -> OcpiResponse:
-        return self.request(
-            "PUT",
-            url,
-            json=json,
-            params=params,
-            routing=routing,
-            module=module,
-            correlation_id=correlation_id,
-        )
+    def put(self, url: str, **options: Any) -> OcpiResponse:
+        return self.request("PUT", url, **options)
 
-    def patch(
-        self,
-        url: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        routing: RoutingHeaders | None = None,
-        module: str = "",
-        correlation_id: str | None = None,
-    ) -> OcpiResponse:
-        return self.request(
-            "PATCH",
-            url,
-            json=json,
-            params=params,
-            routing=routing,
-            module=module,
-            correlation_id=correlation_id,
-        )
+    def patch(self, url: str, **options: Any) -> OcpiResponse:
+        return self.request("PATCH", url, **options)
 
-    def delete(
-        self,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        routing: RoutingHeaders | None = None,
-        module: str = "",
-        correlation_id: str | None = None,
-    ) -> OcpiResponse:
-        return self.request(
-            "DELETE",
-            url,
-            params=params,
-            routing=routing,
-            module=module,
-            correlation_id=correlation_id,
-        )
+    def delete(self, url: str, **options: Any) -> OcpiResponse:
+        return self.request("DELETE", url, **options)
 
-    # -- pagination --------------------------------------------------------------------------
     def crawl(
         self,
         url: str,
