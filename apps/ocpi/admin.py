@@ -138,3 +138,7 @@ class ExchangeLogEntryAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, OpsModelAd
         if len(url) <= URL_COLUMN_CHARS:
             return url
         return format_html('<span title="{}">{}…</span>', url, url[: URL_COLUMN_CHARS - 1])
+
+
+# Last: it replaces the partners app's connection admin with the OCPI one.
+from apps.ocpi import admin_connections  # noqa: E402, F401

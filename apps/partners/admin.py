@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Field, QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
 
 from apps.core.admin import (
     OpsModelAdmin,
@@ -14,9 +13,7 @@ from apps.core.admin import (
     annotated_column,
     related_count,
 )
-from apps.core.errors import DomainError
 from apps.partners.models import Partner, PartnerConnection, Party
-from apps.partners.services import connection_issue_token
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -163,8 +160,8 @@ class PartnerConnectionAdmin(OpsModelAdmin):
             "Credentials",
             {
                 "description": "Tokens are never shown: the token we issued is stored as a "
-                "hash, the token we send is encrypted. Use the action “Issue registration "
-                "token (token A)” on the list to hand out a new token.",
+                "hash, the token we send is encrypted. Onboarding (invitations, registration, "
+                "rotation) is in the OCPI connection admin.",
                 "fields": (
                     "issued_token_hint",
                     "issued_token_is_registration",
@@ -176,31 +173,7 @@ class PartnerConnectionAdmin(OpsModelAdmin):
         ("Health", {"fields": ("last_handshake_at", "last_error_at", "last_error")}),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
-    actions = ("issue_registration_token",)
 
     @admin.display(description="send token set", boolean=True)
     def has_send_token(self, obj: PartnerConnection) -> bool:
         return bool(obj.send_token_encrypted)
-
-    @admin.action(description="Issue registration token (token A)", permissions=["change"])
-    def issue_registration_token(
-        self, request: HttpRequest, queryset: QuerySet[PartnerConnection]
-    ) -> None:
-        for connection in queryset:
-            try:
-                raw = connection_issue_token(
-                    connection=connection, registration=True, actor=request.user
-                )
-            except DomainError as exc:
-                self.message_user(request, f"{connection}: {exc}", messages.ERROR)
-                continue
-            messages.warning(
-                request,
-                format_html(
-                    "Registration token (token A) for {}: <code>{}</code> — copy it now and "
-                    "give it to the partner over a secure channel. It is shown only this once: "
-                    "we keep only its hash. The connection's previous token no longer works.",
-                    connection,
-                    raw,
-                ),
-            )

@@ -7,7 +7,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.crypto import new_token
+from apps.core.errors import DomainError
 from apps.core.services import Actor, audit_log_record, model_snapshot
+from apps.partners.enums import ConnectionStatus
 from apps.partners.models import PartnerConnection, Party
 
 
@@ -55,3 +57,64 @@ def connection_issue_token(
             after=model_snapshot(connection, fields=["issued_token_hint", "status"]),
         )
     return raw
+
+
+def connection_suspend(*, connection: PartnerConnection, actor: Actor = None) -> PartnerConnection:
+    """Stop a connected partner for now: its calls are refused until the connection is resumed.
+
+    Tokens, version and endpoints are kept, so resuming needs no new handshake.
+    Raises ``DomainError`` unless the connection is connected.
+    """
+    return _connection_switch(
+        connection=connection,
+        source=ConnectionStatus.CONNECTED,
+        target=ConnectionStatus.SUSPENDED,
+        action="connection.suspended",
+        actor=actor,
+    )
+
+
+def connection_resume(*, connection: PartnerConnection, actor: Actor = None) -> PartnerConnection:
+    """Let a suspended partner in again. Raises ``DomainError`` unless it is suspended."""
+    return _connection_switch(
+        connection=connection,
+        source=ConnectionStatus.SUSPENDED,
+        target=ConnectionStatus.CONNECTED,
+        action="connection.resumed",
+        actor=actor,
+    )
+
+
+def _connection_switch(
+    *,
+    connection: PartnerConnection,
+    source: ConnectionStatus,
+    target: ConnectionStatus,
+    action: str,
+    actor: Actor,
+) -> PartnerConnection:
+    with transaction.atomic():
+        # A conditional UPDATE: of two concurrent requests only one finds the expected status.
+        switched = PartnerConnection.objects.filter(pk=connection.pk, status=source).update(
+            status=target, updated_at=timezone.now()
+        )
+        if not switched:
+            current = (
+                PartnerConnection.objects.filter(pk=connection.pk)
+                .values_list("status", flat=True)
+                .first()
+            )
+            shown = ConnectionStatus(current).label.lower() if current else "deleted"
+            raise DomainError(
+                f"the connection is {shown}, not {source.label.lower()}",
+                code="CONNECTION_STATUS",
+            )
+        connection.refresh_from_db(fields=["status", "updated_at"])
+        audit_log_record(
+            actor=actor,
+            action=action,
+            obj=connection,
+            before={"status": source.value},
+            after={"status": target.value},
+        )
+    return connection

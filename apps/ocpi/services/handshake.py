@@ -7,6 +7,7 @@ partner calls us back (with the token we just issued), so that token must be com
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -263,7 +264,7 @@ def connection_invite(
     get_adapter(profile, supported_versions()[0])  # refuses unknown profiles
     connection = PartnerConnection.objects.create(
         partner=partner,
-        name=name or f"invitation {timezone.now():%Y-%m-%d %H:%M:%S}",
+        name=name or _default_name("invitation"),
         adapter_profile=profile,
         status=ConnectionStatus.PENDING,
     )
@@ -299,7 +300,7 @@ def connection_register(
     credentials_url = _endpoint(endpoints, "credentials")
     connection = PartnerConnection.objects.create(
         partner=partner,
-        name=name or f"registration {timezone.now():%Y-%m-%d %H:%M:%S}",
+        name=name or _default_name("registration"),
         adapter_profile=profile,
         status=ConnectionStatus.PENDING,
         versions_url=versions_url,
@@ -384,6 +385,11 @@ def connection_unregister(*, connection: PartnerConnection, actor: Actor = None)
             connection_record_error(connection=connection, message=str(exc))
             raise HandshakeError(f"the partner did not accept the DELETE: {exc}") from exc
     connection_unregistered(connection=connection, actor=actor)
+
+
+def _default_name(kind: str) -> str:
+    """A label unique per partner even for several connections made in the same second."""
+    return f"{kind} {timezone.now():%Y-%m-%d %H:%M} {uuid.uuid4().hex[:6]}"
 
 
 def _endpoint(endpoints: Iterable[EndpointInfo], identifier: str) -> str:
