@@ -58,3 +58,22 @@ def test_our_credentials_have_the_examples_shape() -> None:
     assert ours.keys() == example.keys()
     assert ours["roles"][0].keys() == example["roles"][0].keys()
     assert ours["roles"][0]["business_details"] == {"name": "roamdesk"}
+
+
+def test_optional_fields_may_be_null() -> None:
+    """Spec §0: an optional field may be omitted or null (extrawest-ocpi sends nulls)."""
+    parsed = ADAPTER.parse_credentials(
+        {
+            "token": "t",
+            "url": "https://partner.example/versions",
+            "roles": [
+                {
+                    "role": "EMSP",
+                    "party_id": "xwe",
+                    "country_code": "de",
+                    "business_details": {"name": "X", "website": None, "logo": None},
+                }
+            ],
+        }
+    )
+    assert parsed.roles[0] == PartyRole(role="EMSP", country_code="DE", party_id="XWE", name="X")

@@ -65,8 +65,8 @@ class StandardAdapter(Adapter):
                     country_code=r["country_code"].upper(),
                     party_id=r["party_id"].upper(),
                     name=r["business_details"]["name"],
-                    website=r["business_details"].get("website", ""),
-                    logo=r["business_details"].get("logo"),
+                    website=r["business_details"].get("website") or "",
+                    logo=r["business_details"].get("logo") or None,
                 )
                 for r in creds["roles"]
             ],

@@ -1,4 +1,7 @@
-"""Wire shapes of OCPI 2.2.1 (plain DRF serializers; never ModelSerializers)."""
+"""Wire shapes of OCPI 2.2.1 (plain DRF serializers; never ModelSerializers).
+
+Optional (``?``) fields accept ``null`` as well as absence (spec §0).
+"""
 
 from __future__ import annotations
 
@@ -12,19 +15,19 @@ CREDENTIALS_TOKEN = r"^[\x21-\x7e]{1,64}$"  # noqa: S105 (a pattern, not a secre
 
 class ImageSerializer(serializers.Serializer[Any]):
     url = serializers.URLField(max_length=255)
-    thumbnail = serializers.URLField(max_length=255, required=False)
+    thumbnail = serializers.URLField(max_length=255, required=False, allow_null=True)
     category = serializers.ChoiceField(
         ["CHARGER", "ENTRANCE", "LOCATION", "NETWORK", "OPERATOR", "OTHER", "OWNER"]
     )
     type = serializers.CharField(max_length=4)
-    width = serializers.IntegerField(min_value=0, max_value=99999, required=False)
-    height = serializers.IntegerField(min_value=0, max_value=99999, required=False)
+    width = serializers.IntegerField(min_value=0, max_value=99999, required=False, allow_null=True)
+    height = serializers.IntegerField(min_value=0, max_value=99999, required=False, allow_null=True)
 
 
 class BusinessDetailsSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
-    website = serializers.URLField(max_length=255, required=False)
-    logo = ImageSerializer(required=False)
+    website = serializers.URLField(max_length=255, required=False, allow_null=True)
+    logo = ImageSerializer(required=False, allow_null=True)
 
 
 class CredentialsRoleSerializer(serializers.Serializer[Any]):
