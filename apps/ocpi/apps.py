@@ -8,5 +8,5 @@ class OcpiConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the adapters: the standard one of every version, then partner dialects.
-        from apps.ocpi.adapters.partners import raw_token  # noqa: F401
+        from apps.ocpi.adapters.partners import extrawest, raw_token  # noqa: F401
         from apps.ocpi.v2_2_1 import adapter  # noqa: F401
