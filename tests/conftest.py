@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, override_settings
+from pytest_django.live_server_helper import LiveServer
 
 
 @pytest.fixture
@@ -11,3 +14,10 @@ def staff_client(db: None) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def us(live_server: LiveServer) -> Iterator[str]:
+    """The platform under test, reachable over HTTP at its OCPI_BASE_URL (for peers to call)."""
+    with override_settings(OCPI_BASE_URL=live_server.url, OCPI_OUTBOUND_ALLOW_LOCAL=True):
+        yield live_server.url

@@ -5,13 +5,11 @@ live_server. Then rotation (credentials PUT) and unregistering (DELETE), which e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.test import RequestFactory, override_settings
 from django.urls import reverse
-from pytest_django.live_server_helper import LiveServer
 
 from apps.core.crypto import hash_secret
 from apps.ocpi.adapters.partners.extrawest import PROFILE
@@ -31,26 +29,13 @@ from apps.ocpi.services.handshake import (
 from apps.ocpi.versions import VersionNumber
 from apps.partners.enums import ConnectionStatus
 from apps.partners.models import Partner, PartnerConnection
-from tests.ocpi.peer import free_port
+from tests.ocpi.peer import free_port, status_of
 
 if TYPE_CHECKING:
     from tests.interop.conftest import Extrawest
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop, pytest.mark.django_db(transaction=True)]
 V = VersionNumber.V2_2_1.value
-
-
-@pytest.fixture
-def us(live_server: LiveServer) -> Iterator[str]:
-    """The platform under test, reachable over HTTP at its OCPI_BASE_URL."""
-    with override_settings(OCPI_BASE_URL=live_server.url, OCPI_OUTBOUND_ALLOW_LOCAL=True):
-        yield live_server.url
-
-
-def status_of(url: str, token: str) -> tuple[int, int | None]:
-    with OcpiClient(token=token) as client:
-        response = client.get(url)
-    return response.http_status, response.status_code
 
 
 def get_ok(url: str, token: str) -> Any:

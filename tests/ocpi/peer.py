@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from apps.ocpi.common.client import OcpiClient
+
 ROOT = Path(__file__).resolve().parents[2]
 PEER_KEY = "cGVlci1wbGF0Zm9ybS1rZXktMDEyMzQ1Njc4OWFiY2Q="
 
@@ -30,6 +32,13 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def status_of(url: str, token: str) -> tuple[int, int | None]:
+    """HTTP status and OCPI status of a GET with this credentials token."""
+    with OcpiClient(token=token) as client:
+        response = client.get(url)
+    return response.http_status, response.status_code
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import html
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,11 +17,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.db import connection as db_connection
-from django.test import Client, override_settings
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from pytest_django.live_server_helper import LiveServer
 
 from apps.core.models import AuditLogEntry
 from apps.ocpi.adapters.registry import profiles
@@ -139,13 +137,6 @@ def test_invite_for_an_existing_partner_and_form_errors(staff_client: Client) ->
 
 
 # -- register with a real second platform ----------------------------------------------------------
-@pytest.fixture
-def us(live_server: LiveServer) -> Iterator[str]:
-    """The platform under test, reachable over HTTP at its OCPI_BASE_URL."""
-    with override_settings(OCPI_BASE_URL=live_server.url, OCPI_OUTBOUND_ALLOW_LOCAL=True):
-        yield live_server.url
-
-
 def ocpi_status_of(url: str, token: str) -> int:
     with OcpiClient(token=token) as client:
         return client.get(url).http_status

@@ -3,13 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from django.test import override_settings
-from pytest_django.live_server_helper import LiveServer
 
-from apps.ocpi.common.client import OcpiClient
 from apps.ocpi.services.handshake import (
     connection_invite,
     connection_register,
@@ -19,24 +14,11 @@ from apps.ocpi.services.handshake import (
 from apps.ocpi.versions import VersionNumber
 from apps.partners.enums import ConnectionStatus
 from apps.partners.models import Partner, PartnerConnection
-from tests.ocpi.peer import PeerPlatform
+from tests.ocpi.peer import PeerPlatform, status_of
 from tests.ocpi.peer import peer_platform as peer_platform  # fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 V = VersionNumber.V2_2_1.value
-
-
-@pytest.fixture
-def us(live_server: LiveServer) -> Iterator[str]:
-    """The platform under test, reachable over HTTP at its OCPI_BASE_URL."""
-    with override_settings(OCPI_BASE_URL=live_server.url, OCPI_OUTBOUND_ALLOW_LOCAL=True):
-        yield live_server.url
-
-
-def status_of(url: str, token: str) -> tuple[int, int | None]:
-    with OcpiClient(token=token) as client:
-        response = client.get(url)
-    return response.http_status, response.status_code
 
 
 def test_we_register_with_a_peer_then_rotate_and_unregister(
