@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from celery import Celery
 from celery.schedules import crontab
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -15,6 +17,10 @@ app.autodiscover_tasks()
 
 # The beat schedule lives in code. Modules add their periodic tasks here as they land.
 app.conf.beat_schedule = {
+    "ocpi-sweep-deliveries": {
+        "task": "roamdesk.ocpi.sweep_deliveries",
+        "schedule": timedelta(seconds=settings.OCPI_DELIVERY_SWEEP_SECONDS),
+    },
     "ocpi-prune-exchange-log": {
         "task": "roamdesk.ocpi.prune_exchange_log",
         "schedule": crontab(hour=3, minute=17),

@@ -9,6 +9,7 @@ from django.utils import timezone
 from apps.cdrs.enums import CdrStatus, CostComponent
 from apps.cdrs.models import Cdr, CdrChargingDimension, CdrChargingPeriod, CdrCostLine
 from apps.core.errors import DomainError
+from apps.core.events import ChangeKind, DomainChange, change_announce
 from apps.core.services import Actor, audit_log_record, model_snapshot
 
 # Which CDR total each cost component adds up to.
@@ -68,6 +69,7 @@ def cdr_finalize(*, cdr: Cdr, actor: Actor = None) -> Cdr:
         locked.status = CdrStatus.FINAL
         locked.finalized_at = timezone.now()
         locked.save()
+        change_announce(DomainChange(kind=ChangeKind.CDR, object_id=locked.pk))
         audit_log_record(
             actor=actor,
             action="cdr.finalized",

@@ -1432,6 +1432,8 @@ def _ensure_parties_and_partners() -> tuple[dict[str, Party], dict[str, PartnerC
                 partner=partner,
                 name="production",
                 status=ConnectionStatus.CONNECTED,
+                # Demo partners are fictional: our pushes to them wait in the outbox backlog.
+                outbound_paused=True,
                 versions_url=f"{spec.base_url}/versions",
                 version=spec.version,
                 endpoints=[

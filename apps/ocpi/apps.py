@@ -9,4 +9,7 @@ class OcpiConfig(AppConfig):
     def ready(self) -> None:
         # Register the adapters: the standard one of every version, then partner dialects.
         from apps.ocpi.adapters.partners import extrawest, raw_token  # noqa: F401
+
+        # The outbox listens to the domain's change announcements.
+        from apps.ocpi.services import delivery  # noqa: F401
         from apps.ocpi.v2_2_1 import adapter  # noqa: F401

@@ -61,3 +61,66 @@ class ExchangeLogEntry(models.Model):
             and 200 <= self.http_status < 300
             and (self.ocpi_status is None or 1000 <= self.ocpi_status < 2000)
         )
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    IN_FLIGHT = "IN_FLIGHT", "Being sent"
+    DELIVERED = "DELIVERED", "Delivered"
+    DEAD = "DEAD", "Dead (gave up)"
+    DISCARDED = "DISCARDED", "Discarded"
+
+
+class OutboundDelivery(models.Model):
+    """One change to push to one partner connection (the outbox).
+
+    Recorded in the transaction of the change; claimed by a worker with SELECT ... FOR UPDATE
+    SKIP LOCKED; rendered from the object's *current* state when sent. At most one PENDING row
+    exists per (connection, object): later changes coalesce into it, and a PENDING row is not
+    claimed while the same object is IN_FLIGHT, so an older state never overtakes a newer one.
+    """
+
+    connection = models.ForeignKey(
+        PartnerConnection, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    module = models.CharField(max_length=32)
+    kind = models.CharField(max_length=32, help_text="What changed (location, cdr, ...)")
+    object_id = models.BigIntegerField()
+    object_label = models.CharField(max_length=120, blank=True)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    changed_at = models.DateTimeField(
+        default=timezone.now, help_text="Last change coalesced into this delivery"
+    )
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_ocpi_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    remote_location = models.URLField(
+        max_length=1000, blank=True, help_text="Where the partner stored it (CDR Location header)"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "outbound deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "kind", "object_id"],
+                condition=models.Q(status="PENDING"),
+                name="delivery_one_pending_per_object",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
+            models.Index(fields=["connection", "status"], name="delivery_conn_status_idx"),
+            models.Index(fields=["kind", "object_id"], name="delivery_object_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_label or self.object_id} → {self.connection_id}"

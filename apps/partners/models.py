@@ -156,6 +156,10 @@ class PartnerConnection(models.Model):
         help_text="A new token offered during a rotation we started; valid with the current one "
         "until the partner confirms",
     )
+    outbound_paused = models.BooleanField(
+        default=False,
+        help_text="Hold our pushes to this partner (they queue up and go out when resumed)",
+    )
     log_bodies = models.BooleanField(
         "log request bodies",
         default=False,

@@ -14,7 +14,7 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_match, env_str, env_url
+from config.env import env_bool, env_float, env_int, env_list, env_match, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("ROAMDESK_VAR_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var")
@@ -92,6 +92,15 @@ OCPI_OUTBOUND_MAX_RESPONSE_BYTES = env_int(
 )
 OCPI_EXCHANGE_LOG_RETENTION_DAYS = env_int("OCPI_EXCHANGE_LOG_RETENTION_DAYS", 30, minimum=1)
 OCPI_REGISTRATION_TOKEN_DAYS = env_int("OCPI_REGISTRATION_TOKEN_DAYS", 14, minimum=1)
+# Outbox: retries with exponential backoff and jitter; after the last attempt a delivery is dead.
+OCPI_DELIVERY_MAX_ATTEMPTS = env_int("OCPI_DELIVERY_MAX_ATTEMPTS", 12, minimum=1)
+OCPI_DELIVERY_BACKOFF_BASE = env_float("OCPI_DELIVERY_BACKOFF_BASE", 5.0, minimum=0.01)
+OCPI_DELIVERY_BACKOFF_MAX = env_float("OCPI_DELIVERY_BACKOFF_MAX", 3600.0, minimum=0.01)
+OCPI_DELIVERY_BATCH = env_int("OCPI_DELIVERY_BATCH", 50, minimum=1)
+# Waits up to this long are re-enqueued in the broker; longer ones wait in the database for the
+# periodic sweep.
+OCPI_DELIVERY_SHORT_WAIT = env_float("OCPI_DELIVERY_SHORT_WAIT", 10.0, minimum=0)
+OCPI_DELIVERY_SWEEP_SECONDS = env_float("OCPI_DELIVERY_SWEEP_SECONDS", 15.0, minimum=0.5)
 
 # OCPI version URLconfs are included without a trailing slash (".../2.2.1" is the version
 # details URL) and their module routes start with "/": that is deliberate.

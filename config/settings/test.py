@@ -20,3 +20,7 @@ os.environ.setdefault("ROAMDESK_VAR_DIR", os.path.join(tempfile.gettempdir(), "r
 from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A file, not memory, when on SQLite: Celery worker processes in the tests share the database.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405

@@ -75,3 +75,8 @@ class Adapter:
 
     def render_credentials(self, credentials: CredentialsInfo) -> dict[str, Any]:
         raise NotImplementedError
+
+    # -- functional objects we push --------------------------------------------------------
+    def render_cdr(self, cdr: Any) -> dict[str, Any]:
+        """A final CDR of ours in this version's wire shape."""
+        raise NotImplementedError

@@ -1,0 +1,462 @@
+"""The outbox: every change a partner should see is pushed to it reliably.
+
+Recording: domain services announce changes (apps.core.events) inside their transaction; the
+listener here records one OutboundDelivery per subscribed connection in that same transaction,
+and asks for a worker once it commits.
+
+Sending: a worker claims due deliveries (SELECT ... FOR UPDATE SKIP LOCKED, then a conditional
+UPDATE, so two workers never send the same row), renders the object's current state with the
+connection's adapter, sends it, and classifies the outcome:
+
+* delivered: HTTP 2xx with OCPI 1xxx;
+* permanent failure (dead at once): OCPI 2xxx, HTTP 4xx other than 429, an unsafe URL;
+* transient failure (retried with exponential backoff and jitter, honouring Retry-After):
+  timeouts, connection errors, HTTP 5xx, 429, OCPI 3xxx/4xxx, unusable answers.
+
+Short waits go back to the broker; long waits stay in the database and the periodic sweep
+re-enqueues them. A worker that dies mid-send leaves a lease that expires; the sweep then makes
+the row pending again (acks_late also redelivers the task).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from apps.cdrs.enums import CdrOrigin, CdrStatus
+from apps.cdrs.models import Cdr
+from apps.core.events import ChangeKind, DomainChange, change_listener
+from apps.core.services import Actor, audit_log_record
+from apps.ocpi.adapters.base import Adapter
+from apps.ocpi.adapters.registry import get_adapter
+from apps.ocpi.common.client import OcpiClient, OcpiResponse, OcpiTransportError, RoutingHeaders
+from apps.ocpi.common.status import OcpiStatus
+from apps.ocpi.models import DeliveryStatus, OutboundDelivery
+from apps.partners.enums import ConnectionStatus
+from apps.partners.models import PartnerConnection
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_STATUSES = (ConnectionStatus.CONNECTED, ConnectionStatus.SUSPENDED)
+
+
+# -- what is pushed where ----------------------------------------------------------------------
+class DeliveryKind(Protocol):
+    """How one kind of change is pushed: to whom, and with which request."""
+
+    module: str
+
+    def load(self, object_id: int) -> Any | None: ...
+
+    def label(self, obj: Any) -> str: ...
+
+    def targets(self, obj: Any) -> Iterable[PartnerConnection]: ...
+
+    def published_to(self, connection: PartnerConnection) -> Iterable[Any]:
+        """Everything of this kind the connection should hold (for an initial load)."""
+        ...
+
+    def send(
+        self, *, adapter: Adapter, client: OcpiClient, connection: PartnerConnection, obj: Any
+    ) -> OcpiResponse: ...
+
+
+def _receivers(connections: Iterable[PartnerConnection], module: str) -> list[PartnerConnection]:
+    return [c for c in connections if c.endpoint_url(module, "RECEIVER")]
+
+
+class CdrDelivery:
+    """CPO role: a final CDR of ours goes to the eMSP whose token was used.
+
+    Exactly once: the CDR is POSTed with the same body and the same ``country_code``/
+    ``party_id``/``id`` on every attempt. A receiver that follows the spec treats that triple as
+    the CDR's identity and does not store a second copy when a POST is repeated (spec 8.5), so a
+    retry after a lost response cannot create a duplicate. We never mint a new id for a retry,
+    and an older state cannot exist: a final CDR never changes (corrections are credit CDRs,
+    which are CDRs of their own).
+    """
+
+    module = "cdrs"
+
+    def load(self, object_id: int) -> Cdr | None:
+        return (
+            Cdr.objects.select_related("party", "tariff_version_at_start__tariff__party")
+            .filter(pk=object_id, status=CdrStatus.FINAL)
+            .first()
+        )
+
+    def label(self, obj: Cdr) -> str:
+        return f"{obj.party.code}*{obj.cdr_id}"
+
+    def targets(self, obj: Cdr) -> list[PartnerConnection]:
+        if obj.origin != CdrOrigin.GENERATED or not obj.stored_final:
+            return []
+        connections = PartnerConnection.objects.filter(
+            status__in=ACTIVE_STATUSES,
+            represented_parties__country_code=obj.token_country_code.upper(),
+            represented_parties__party_id=obj.token_party_id.upper(),
+        ).distinct()
+        return _receivers(connections, self.module)
+
+    def published_to(self, connection: PartnerConnection) -> Iterable[Cdr]:
+        if not connection.endpoint_url(self.module, "RECEIVER"):
+            return Cdr.objects.none()
+        owners = Q()
+        for party in connection.represented_parties.all():
+            owners |= Q(token_country_code__iexact=party.country_code) & Q(
+                token_party_id__iexact=party.party_id
+            )
+        if not owners:
+            return Cdr.objects.none()
+        return (
+            Cdr.objects.filter(owners, status=CdrStatus.FINAL, origin=CdrOrigin.GENERATED)
+            .select_related("party")
+            .order_by("end_date_time", "pk")
+        )
+
+    def send(
+        self, *, adapter: Adapter, client: OcpiClient, connection: PartnerConnection, obj: Cdr
+    ) -> OcpiResponse:
+        url = connection.endpoint_url(self.module, "RECEIVER")
+        assert url is not None
+        routing = RoutingHeaders(
+            to_country_code=obj.token_country_code,
+            to_party_id=obj.token_party_id,
+            from_country_code=obj.party.country_code,
+            from_party_id=obj.party.party_id,
+        )
+        return client.post(url, json=adapter.render_cdr(obj), routing=routing, module=self.module)
+
+
+KINDS: dict[str, DeliveryKind] = {ChangeKind.CDR: CdrDelivery()}
+
+
+# -- recording ---------------------------------------------------------------------------------
+@change_listener
+def delivery_record_for_change(change: DomainChange) -> list[OutboundDelivery]:
+    """Record a delivery per subscribed connection (inside the change's transaction)."""
+    kind = KINDS.get(change.kind)
+    if kind is None:
+        return []
+    obj = kind.load(change.object_id)
+    if obj is None:
+        return []
+    return delivery_record(kind_name=change.kind, obj=obj, connections=kind.targets(obj))
+
+
+def delivery_record(
+    *,
+    kind_name: str,
+    obj: Any,
+    connections: Iterable[PartnerConnection],
+    enqueue: bool = True,
+) -> list[OutboundDelivery]:
+    kind = KINDS[kind_name]
+    recorded = []
+    now = timezone.now()
+    for connection in connections:
+        # Coalesce: one pending row per (connection, object); it will send the newest state.
+        pending = OutboundDelivery.objects.filter(
+            connection=connection, kind=kind_name, object_id=obj.pk, status=DeliveryStatus.PENDING
+        ).update(changed_at=now)
+        if not pending:
+            recorded.append(
+                OutboundDelivery.objects.create(
+                    connection=connection,
+                    module=kind.module,
+                    kind=kind_name,
+                    object_id=obj.pk,
+                    object_label=kind.label(obj)[:120],
+                    next_attempt_at=now,
+                    changed_at=now,
+                )
+            )
+        if enqueue:
+            connection_id = connection.pk
+            transaction.on_commit(lambda cid=connection_id: _enqueue(cid))  # type: ignore[misc]
+    return recorded
+
+
+def _enqueue(connection_id: int, countdown: float | None = None) -> None:
+    from apps.ocpi.tasks import deliver
+
+    try:
+        deliver.apply_async((connection_id,), countdown=countdown)
+    except Exception:  # the broker is down: the sweep will pick the row up from the database
+        logger.warning("could not enqueue delivery for connection %s", connection_id)
+
+
+# -- claiming and sending -----------------------------------------------------------------------
+def _due(connection_id: int | None, now: datetime) -> Any:
+    in_flight = OutboundDelivery.objects.filter(
+        connection=OuterRef("connection"),
+        kind=OuterRef("kind"),
+        object_id=OuterRef("object_id"),
+        status=DeliveryStatus.IN_FLIGHT,
+        lease_expires_at__gt=now,
+    )
+    due = OutboundDelivery.objects.filter(
+        status=DeliveryStatus.PENDING,
+        next_attempt_at__lte=now,
+        connection__status=ConnectionStatus.CONNECTED,
+        connection__outbound_paused=False,
+    ).exclude(Exists(in_flight))
+    if connection_id is not None:
+        due = due.filter(connection_id=connection_id)
+    return due
+
+
+def _lease() -> timedelta:
+    # Longer than any single exchange can take (the client's own deadline is 3x its timeout).
+    return timedelta(seconds=settings.OCPI_OUTBOUND_TIMEOUT * 5 + 30)
+
+
+def deliveries_claim(*, connection_id: int | None = None, limit: int | None = None) -> list[int]:
+    """Claim up to ``limit`` due deliveries for this worker; returns their ids."""
+    now = timezone.now()
+    limit = limit or settings.OCPI_DELIVERY_BATCH
+    with transaction.atomic():
+        candidates = list(
+            _due(connection_id, now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("next_attempt_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        claimed = []
+        for delivery_id in candidates:
+            # Conditional UPDATE: zero rows means another worker won this one.
+            won = OutboundDelivery.objects.filter(
+                pk=delivery_id, status=DeliveryStatus.PENDING
+            ).update(
+                status=DeliveryStatus.IN_FLIGHT,
+                lease_expires_at=now + _lease(),
+                last_attempt_at=now,
+            )
+            if won:
+                claimed.append(delivery_id)
+    return claimed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    permanent: bool = False
+    retry_after: float | None = None
+    error: str = ""
+    http_status: int | None = None
+    ocpi_status: int | None = None
+    remote_location: str = ""
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - timezone.now()).total_seconds(), 0.0)
+
+
+def classify(response: OcpiResponse) -> Outcome:
+    http, code = response.http_status, response.status_code
+    message = response.status_message or ""
+    if 200 <= http < 300 and code is not None and OcpiStatus.is_success(code):
+        return Outcome(
+            True,
+            http_status=http,
+            ocpi_status=code,
+            remote_location=response.headers.get("Location", ""),
+        )
+    error = f"HTTP {http}, OCPI {code if code is not None else '-'}: {message}".strip(": ")
+    permanent = (400 <= http < 500 and http != 429) or (
+        200 <= http < 300 and code is not None and OcpiStatus.is_client_error(code)
+    )
+    retry_after = None
+    if http == 429 or http >= 500:
+        retry_after = _retry_after(response.headers.get("Retry-After"))
+    # Anything else (HTTP 5xx, 429, OCPI 3xxx/4xxx, no OCPI code) is worth another try.
+    return Outcome(
+        False,
+        permanent=permanent,
+        retry_after=retry_after,
+        error=error,
+        http_status=http,
+        ocpi_status=code,
+    )
+
+
+def _backoff(attempts: int) -> float:
+    base = settings.OCPI_DELIVERY_BACKOFF_BASE
+    delay = min(settings.OCPI_DELIVERY_BACKOFF_MAX, base * 2 ** max(attempts - 1, 0))
+    return delay * random.uniform(0.5, 1.5)
+
+
+def delivery_attempt(delivery_id: int) -> str:
+    """Send one claimed delivery and record the outcome. Returns the new status."""
+    delivery = OutboundDelivery.objects.select_related("connection").get(pk=delivery_id)
+    if delivery.status != DeliveryStatus.IN_FLIGHT:
+        return str(delivery.status)
+    kind = KINDS.get(delivery.kind)
+    obj = kind.load(delivery.object_id) if kind else None
+    connection = delivery.connection
+    if kind is None or obj is None:
+        return _finish(delivery, DeliveryStatus.DISCARDED, Outcome(False, error="object is gone"))
+    token = connection.send_token
+    if not token:
+        return _finish(delivery, DeliveryStatus.DEAD, Outcome(False, error="no token to send"))
+    adapter = get_adapter(connection.adapter_profile, connection.version)
+    try:
+        with OcpiClient(
+            token=token, raw_token=adapter.sends_raw_token, connection=connection
+        ) as client:
+            response = kind.send(adapter=adapter, client=client, connection=connection, obj=obj)
+        outcome = classify(response)
+    except OcpiTransportError as exc:
+        outcome = Outcome(False, permanent=exc.kind == "unsafe_url", error=str(exc))
+    if outcome.delivered:
+        return _finish(delivery, DeliveryStatus.DELIVERED, outcome)
+    attempts = delivery.attempts + 1
+    if outcome.permanent or attempts >= settings.OCPI_DELIVERY_MAX_ATTEMPTS:
+        return _finish(delivery, DeliveryStatus.DEAD, outcome)
+    wait = outcome.retry_after if outcome.retry_after is not None else _backoff(attempts)
+    return _finish(delivery, DeliveryStatus.PENDING, outcome, wait=wait)
+
+
+def _finish(delivery: OutboundDelivery, status: str, outcome: Outcome, *, wait: float = 0.0) -> str:
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "status": status,
+        "attempts": delivery.attempts + 1,
+        "lease_expires_at": None,
+        "last_error": outcome.error[:2000],
+        "last_http_status": outcome.http_status,
+        "last_ocpi_status": outcome.ocpi_status,
+    }
+    if status == DeliveryStatus.DELIVERED:
+        fields["delivered_at"] = now
+        fields["remote_location"] = outcome.remote_location[:1000]
+    if status == DeliveryStatus.PENDING:
+        fields["next_attempt_at"] = now + timedelta(seconds=wait)
+        # A newer change may have been recorded meanwhile: merge into it (it sends the newest).
+        newer = OutboundDelivery.objects.filter(
+            connection_id=delivery.connection_id,
+            kind=delivery.kind,
+            object_id=delivery.object_id,
+            status=DeliveryStatus.PENDING,
+        ).exclude(pk=delivery.pk)
+        if newer.exists():
+            fields["status"] = DeliveryStatus.DISCARDED
+            fields["last_error"] = f"superseded by a newer change ({outcome.error})"[:2000]
+    OutboundDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.IN_FLIGHT).update(
+        **fields
+    )
+    return str(fields["status"])
+
+
+@dataclass(frozen=True)
+class RunReport:
+    claimed: int
+    delivered: int
+    next_due_in: float | None  # seconds until the next pending delivery of this connection
+
+
+def deliveries_run(*, connection_id: int | None = None, max_batches: int = 20) -> RunReport:
+    claimed = delivered = 0
+    for _ in range(max_batches):
+        ids = deliveries_claim(connection_id=connection_id)
+        if not ids:
+            break
+        claimed += len(ids)
+        for delivery_id in ids:
+            if delivery_attempt(delivery_id) == DeliveryStatus.DELIVERED:
+                delivered += 1
+    nxt = (
+        OutboundDelivery.objects.filter(status=DeliveryStatus.PENDING)
+        .filter(Q(connection_id=connection_id) if connection_id else Q())
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    next_due_in = max((nxt - timezone.now()).total_seconds(), 0.0) if nxt else None
+    return RunReport(claimed=claimed, delivered=delivered, next_due_in=next_due_in)
+
+
+def deliveries_sweep() -> list[int]:
+    """Revive deliveries whose worker died, and list the connections with work due."""
+    now = timezone.now()
+    expired = OutboundDelivery.objects.filter(
+        status=DeliveryStatus.IN_FLIGHT, lease_expires_at__lte=now
+    )
+    for delivery in expired:
+        newer = OutboundDelivery.objects.filter(
+            connection_id=delivery.connection_id,
+            kind=delivery.kind,
+            object_id=delivery.object_id,
+            status=DeliveryStatus.PENDING,
+        ).exists()
+        OutboundDelivery.objects.filter(
+            pk=delivery.pk, status=DeliveryStatus.IN_FLIGHT, lease_expires_at__lte=now
+        ).update(
+            status=DeliveryStatus.DISCARDED if newer else DeliveryStatus.PENDING,
+            lease_expires_at=None,
+            next_attempt_at=now,
+            attempts=delivery.attempts + 1,
+            last_error="the worker sending it was lost",
+        )
+    return sorted(set(_due(None, now).values_list("connection_id", flat=True)))
+
+
+# -- operator controls --------------------------------------------------------------------------
+def deliveries_retry_now(*, ids: Iterable[int], actor: Actor = None) -> int:
+    count = OutboundDelivery.objects.filter(
+        pk__in=list(ids), status__in=[DeliveryStatus.DEAD, DeliveryStatus.PENDING]
+    ).update(status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), attempts=0)
+    audit_log_record(actor=actor, action="delivery.retry_now", after={"count": count})
+    for connection_id in set(
+        OutboundDelivery.objects.filter(pk__in=list(ids)).values_list("connection_id", flat=True)
+    ):
+        transaction.on_commit(lambda cid=connection_id: _enqueue(cid))  # type: ignore[misc]
+    return count
+
+
+def deliveries_discard(*, ids: Iterable[int], actor: Actor = None) -> int:
+    count = OutboundDelivery.objects.filter(
+        pk__in=list(ids), status__in=[DeliveryStatus.DEAD, DeliveryStatus.PENDING]
+    ).update(status=DeliveryStatus.DISCARDED, last_error="discarded by an operator")
+    audit_log_record(actor=actor, action="delivery.discard", after={"count": count})
+    return count
+
+
+def connection_push_all(
+    *, connection: PartnerConnection, module: str | None = None, actor: Actor = None
+) -> dict[str, int]:
+    """Initial load: record a delivery of everything we publish to this partner."""
+    counts: dict[str, int] = {}
+    with transaction.atomic():
+        for kind_name, kind in KINDS.items():
+            if module and kind.module != module:
+                continue
+            objects = list(kind.published_to(connection))
+            for obj in objects:
+                delivery_record(
+                    kind_name=kind_name, obj=obj, connections=[connection], enqueue=False
+                )
+            counts[kind.module] = len(objects)
+        audit_log_record(actor=actor, action="connection.push_all", obj=connection, after=counts)
+        transaction.on_commit(lambda: _enqueue(connection.pk))
+    return counts
