@@ -1,12 +1,12 @@
-"""Ops console for the OCPI protocol layer: the exchange log (read-only)."""
+"""Ops console for the OCPI protocol layer: the exchange log (read-only) and the outbox."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import simplejson
-from django.contrib import admin
-from django.db.models import QuerySet
+from django.contrib import admin, messages
+from django.db.models import Count, Min, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
@@ -18,7 +18,8 @@ from apps.core.admin import (
     RecentValuesListFilter,
 )
 from apps.ocpi.common import jsonutil
-from apps.ocpi.models import ExchangeLogEntry
+from apps.ocpi.models import DeliveryStatus, ExchangeLogEntry, OutboundDelivery
+from apps.ocpi.services.delivery import deliveries_discard, deliveries_retry_now
 
 URL_COLUMN_CHARS = 70
 
@@ -138,6 +139,100 @@ class ExchangeLogEntryAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, OpsModelAd
         if len(url) <= URL_COLUMN_CHARS:
             return url
         return format_html('<span title="{}">{}…</span>', url, url[: URL_COLUMN_CHARS - 1])
+
+
+class BacklogFilter(admin.SimpleListFilter):
+    """Defaults to what needs attention: pending and dead deliveries."""
+
+    title = "backlog"
+    parameter_name = "backlog"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("", "Pending and dead"), ("all", "Everything")]
+
+    def choices(self, changelist: Any) -> Any:
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": (self.value() or "") == lookup,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: lookup} if lookup else {}, [self.parameter_name]
+                ),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "all" or "status__exact" in request.GET:
+            return queryset
+        return queryset.filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.DEAD])
+
+
+@admin.register(OutboundDelivery)
+class OutboundDeliveryAdmin(LargeTableAdminMixin, OpsModelAdmin):
+    """The outbox backlog: what waits or failed, by partner and module, with the controls."""
+
+    change_list_template = "admin/ocpi/delivery_change_list.html"
+    list_display = (
+        "object_label",
+        "kind",
+        "connection",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_attempt_at",
+        "last_http_status",
+        "last_ocpi_status",
+        "short_error",
+    )
+    list_select_related = ("connection", "connection__partner")
+    list_filter = (
+        BacklogFilter,
+        "status",
+        "module",
+        ("connection__partner", admin.RelatedOnlyFieldListFilter),
+        "connection",
+    )
+    search_fields = ("object_label", "=object_id", "last_error")
+    actions = ("retry_now", "discard")
+    readonly_fields = [f.name for f in OutboundDelivery._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="last error")
+    def short_error(self, obj: OutboundDelivery) -> str:
+        return obj.last_error[:80] + ("…" if len(obj.last_error) > 80 else "")
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        # One aggregate query: the backlog per partner and module.
+        summary = (
+            OutboundDelivery.objects.filter(
+                status__in=[DeliveryStatus.PENDING, DeliveryStatus.DEAD]
+            )
+            .values("connection__partner__name", "connection__name", "module")
+            .annotate(
+                pending=Count("pk", filter=Q(status=DeliveryStatus.PENDING)),
+                dead=Count("pk", filter=Q(status=DeliveryStatus.DEAD)),
+                oldest=Min("created_at"),
+            )
+            .order_by("connection__partner__name", "connection__name", "module")
+        )
+        context = {"backlog_summary": list(summary[:200]), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=context)
+
+    @admin.action(description="Retry now", permissions=["change"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboundDelivery]) -> None:
+        count = deliveries_retry_now(ids=queryset.values_list("pk", flat=True), actor=request.user)
+        self.message_user(request, f"{count} deliveries will be retried now.", messages.SUCCESS)
+
+    @admin.action(description="Discard", permissions=["change"])
+    def discard(self, request: HttpRequest, queryset: QuerySet[OutboundDelivery]) -> None:
+        count = deliveries_discard(ids=queryset.values_list("pk", flat=True), actor=request.user)
+        self.message_user(request, f"{count} deliveries discarded.", messages.WARNING)
 
 
 # Last: it replaces the partners app's connection admin with the OCPI one.

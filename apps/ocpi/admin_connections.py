@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -47,6 +48,7 @@ from apps.core.services import Actor
 from apps.ocpi.adapters.registry import UnknownAdapter, profile_choices, profiles
 from apps.ocpi.common.status import OcpiStatus
 from apps.ocpi.models import ExchangeLogEntry
+from apps.ocpi.services.delivery import connection_push_all
 from apps.ocpi.services.handshake import (
     HandshakeError,
     connection_invite,
@@ -61,6 +63,7 @@ from apps.partners.enums import ConnectionStatus
 from apps.partners.models import Partner, PartnerConnection
 from apps.partners.services import (
     connection_issue_token,
+    connection_outbound_set_paused,
     connection_resume,
     connection_suspend,
 )
@@ -258,6 +261,7 @@ class Operation:
     run: Callable[..., object]
     available_in: frozenset[str]
     confirm: bool = False
+    applies: Callable[[PartnerConnection], bool] = lambda connection: True
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -294,6 +298,30 @@ OPERATIONS: dict[str, Operation] = {
             ),
             confirm=True,
         ),
+        Operation(
+            slug="pause-outbound",
+            label="Pause pushes",
+            done="pushes paused (changes wait in the outbox)",
+            run=partial(connection_outbound_set_paused, paused=True),
+            available_in=frozenset({ConnectionStatus.CONNECTED, ConnectionStatus.SUSPENDED}),
+            applies=lambda connection: not connection.outbound_paused,
+        ),
+        Operation(
+            slug="resume-outbound",
+            label="Resume pushes",
+            done="pushes resumed",
+            run=partial(connection_outbound_set_paused, paused=False),
+            available_in=frozenset({ConnectionStatus.CONNECTED, ConnectionStatus.SUSPENDED}),
+            applies=lambda connection: connection.outbound_paused,
+        ),
+        Operation(
+            slug="push-all",
+            label="Push everything (initial load)",
+            done="everything we publish to it is queued in the outbox",
+            run=connection_push_all,
+            available_in=frozenset({ConnectionStatus.CONNECTED}),
+            confirm=True,
+        ),
     )
 }
 
@@ -314,6 +342,8 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
         "suspend_connections",
         "resume_connections",
         "unregister_connections",
+        "pause_outbound",
+        "resume_outbound",
     )
     extra_readonly_fields = (
         # Status changes go through the actions (audited, and told to the partner).
@@ -508,7 +538,7 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
             context["connection_operations"] = [
                 {"label": op.label, "url": self._url(op.slug, obj.pk), "confirm": op.confirm}
                 for op in OPERATIONS.values()
-                if obj.status in op.available_in
+                if obj.status in op.available_in and op.applies(obj)
             ]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -731,6 +761,14 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
             )
         self._apply(request, operation, queryset)
         return None
+
+    @admin.action(description="Pause pushes to these partners", permissions=["change"])
+    def pause_outbound(self, request: HttpRequest, queryset: QuerySet[PartnerConnection]) -> None:
+        self._apply(request, OPERATIONS["pause-outbound"], queryset)
+
+    @admin.action(description="Resume pushes to these partners", permissions=["change"])
+    def resume_outbound(self, request: HttpRequest, queryset: QuerySet[PartnerConnection]) -> None:
+        self._apply(request, OPERATIONS["resume-outbound"], queryset)
 
     @admin.action(description="Issue registration token (token A)", permissions=["change"])
     def hand_out_registration_token(

@@ -118,3 +118,28 @@ def _connection_switch(
             after={"status": target.value},
         )
     return connection
+
+
+def connection_outbound_set_paused(
+    *, connection: PartnerConnection, paused: bool, actor: Actor = None
+) -> PartnerConnection:
+    """Hold (or release) our pushes to a partner; held changes queue up in the outbox."""
+    with transaction.atomic():
+        changed = PartnerConnection.objects.filter(
+            pk=connection.pk, outbound_paused=not paused
+        ).update(outbound_paused=paused)
+        if not changed:
+            raise DomainError(
+                "pushes to this partner are already paused"
+                if paused
+                else "pushes to this partner are not paused"
+            )
+        connection.outbound_paused = paused
+        audit_log_record(
+            actor=actor,
+            action="connection.outbound_paused" if paused else "connection.outbound_resumed",
+            obj=connection,
+            before={"outbound_paused": not paused},
+            after={"outbound_paused": paused},
+        )
+    return connection

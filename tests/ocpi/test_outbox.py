@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Iterator
@@ -9,9 +10,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection as db
 from django.db import transaction
-from django.test import override_settings
+from django.test import Client, override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.cdrs.enums import CdrOrigin
@@ -264,3 +267,41 @@ def test_a_real_worker_delivers_what_finalizing_enqueued(ocpi_peer: OcpiPeer) ->
     posted = sorted(r.json()["id"] for r in ocpi_peer.requests)
     assert posted == sorted(c.cdr_id for c in cdrs)
     assert set(OutboundDelivery.objects.values_list("connection_id", flat=True)) == {connection.pk}
+
+
+def test_ocpi_push_command_queues_the_initial_load(ocpi_peer: OcpiPeer) -> None:
+    final_cdr()
+    final_cdr()
+    connection = emsp_connection(ocpi_peer)
+    out = io.StringIO()
+    call_command("ocpi_push", "--connection", str(connection.pk), stdout=out)
+    assert "cdrs: 2 queued" in out.getvalue()
+    assert OutboundDelivery.objects.filter(connection=connection).count() == 2
+    with pytest.raises(CommandError, match="no connection"):
+        call_command("ocpi_push", "--connection", "999999")
+
+
+def test_backlog_admin_and_operator_controls(ocpi_peer: OcpiPeer, staff_client: Client) -> None:
+    connection = emsp_connection(ocpi_peer)
+    ocpi_peer.reply(b"down", status=502, content_type="text/plain")
+    final_cdr()
+    deliveries_run(connection_id=connection.pk)
+    page = staff_client.get(reverse("admin:ocpi_outbounddelivery_changelist"))
+    assert page.status_code == 200
+    assert "Backlog by partner and module" in page.content.decode()
+    delivery = OutboundDelivery.objects.get()
+    # Discard through the admin action.
+    response = staff_client.post(
+        reverse("admin:ocpi_outbounddelivery_changelist"),
+        {"action": "discard", "_selected_action": [delivery.pk]},
+    )
+    assert response.status_code == 302
+    assert OutboundDelivery.objects.get().status == DeliveryStatus.DISCARDED
+    # Pause and resume pushes from the connection admin.
+    url = reverse("admin:partners_partnerconnection_changelist")
+    staff_client.post(url, {"action": "pause_outbound", "_selected_action": [connection.pk]})
+    connection.refresh_from_db()
+    assert connection.outbound_paused
+    staff_client.post(url, {"action": "resume_outbound", "_selected_action": [connection.pk]})
+    connection.refresh_from_db()
+    assert not connection.outbound_paused
