@@ -101,6 +101,11 @@ OCPI_DELIVERY_BATCH = env_int("OCPI_DELIVERY_BATCH", 50, minimum=1)
 # periodic sweep.
 OCPI_DELIVERY_SHORT_WAIT = env_float("OCPI_DELIVERY_SHORT_WAIT", 10.0, minimum=0)
 OCPI_DELIVERY_SWEEP_SECONDS = env_float("OCPI_DELIVERY_SWEEP_SECONDS", 15.0, minimum=0.5)
+# How long a claimed delivery stays reserved for its worker; once it expires, the sweep takes the
+# worker for dead and makes the delivery due again. Default: longer than any single exchange.
+OCPI_DELIVERY_LEASE_SECONDS = env_float(
+    "OCPI_DELIVERY_LEASE_SECONDS", OCPI_OUTBOUND_TIMEOUT * 5 + 30.0, minimum=1
+)
 
 # OCPI version URLconfs are included without a trailing slash (".../2.2.1" is the version
 # details URL) and their module routes start with "/": that is deliberate.
@@ -228,6 +233,10 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Only one beat sends tasks (config.beat.LockedScheduler); a standby takes over this many seconds
+# after the leader stops refreshing its lock.
+CELERY_BEAT_SCHEDULER = "config.beat:LockedScheduler"
+CELERY_BEAT_LOCK_TTL = env_float("CELERY_BEAT_LOCK_TTL", 60.0, minimum=1.0)
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
