@@ -1,14 +1,33 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.cdrs.models import Cdr, CdrChargingDimension, CdrChargingPeriod, CdrCostLine
-from apps.cdrs.services import cdr_cost_mismatches, cdr_finalize, cdr_issue_credit
+from apps.cdrs.models import Cdr, CdrChargingDimension, CdrChargingPeriod, CdrCostLine, CdrFinding
+from apps.cdrs.services import (
+    cdr_check_signed_data,
+    cdr_cost_mismatches,
+    cdr_credit_refusal,
+    cdr_finalize,
+    cdr_issue_credit,
+)
+from apps.cdrs.signed_data import (
+    MeterReading,
+    SignedDataReport,
+    SignedValueOutcome,
+    signed_data_verify,
+)
 from apps.charging_sessions.admin import ChargingDimensionInline, ChargingPeriodInline
 from apps.core.admin import (
     EMPTY,
@@ -20,11 +39,12 @@ from apps.core.admin import (
     ReadOnlyAdminMixin,
     RecentValuesListFilter,
     admin_change_link,
-    admin_changelist_link,
+    format_exact,
     money_column,
     quantity_column,
 )
 from apps.core.errors import DomainError
+from apps.core.money import format_money
 from apps.partners.admin import ConnectionListFilter, PartyOwnerFilter
 
 
@@ -66,6 +86,98 @@ class CdrCostLineInline(ReadOnlyAdminMixin, OpsTabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CdrCostLine]:
         return super().get_queryset(request).select_related("period", "tariff_version__tariff")
+
+
+class CdrFindingInline(ReadOnlyAdminMixin, OpsTabularInline):
+    model = CdrFinding
+    fields = ("created_at", "source", "severity", "code", "message")
+    ordering = ("-created_at", "-id")
+    show_change_link = True
+    verbose_name_plural = "findings"
+
+
+class CreditReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=255,  # Cdr.remark
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Why this CDR is cancelled. It becomes the credit CDR's remark and is kept in "
+        "the audit log.",
+    )
+
+
+@dataclass(frozen=True)
+class ReadingRow:
+    """A meter reading as the signed-data panel shows it."""
+
+    time: str
+    type: str
+    register: str
+    value: str
+    unit: str
+    status: str
+
+
+_READING_TYPES = {
+    "B": "begin",
+    "C": "charging",
+    "X": "exception",
+    "E": "end",
+    "L": "end (local)",
+    "R": "end (remote)",
+    "A": "end (abort)",
+    "P": "end (power failure)",
+    "S": "suspended",
+    "T": "tariff change",
+}
+_METER_STATUSES = {"G": "OK"}
+# admin/img icon per outcome: proven, not proven, refused.
+_OUTCOME_ICONS = {
+    SignedValueOutcome.VERIFIED: "yes",
+    SignedValueOutcome.NO_PUBLIC_KEY: "alert",
+    SignedValueOutcome.UNSUPPORTED_ENCODING: "alert",
+    SignedValueOutcome.INVALID_SIGNATURE: "no",
+    SignedValueOutcome.MALFORMED: "no",
+}
+
+
+def _reading_row(reading: MeterReading) -> ReadingRow:
+    time = reading.time.isoformat(sep=" ")
+    return ReadingRow(
+        time=f"{time} ({reading.time_status})" if reading.time_status else time,
+        type=_READING_TYPES.get(reading.type, reading.type) or EMPTY,
+        register=reading.register or EMPTY,
+        value=EMPTY if reading.value is None else str(reading.value),  # the digits signed
+        unit=reading.unit or EMPTY,
+        status=_METER_STATUSES.get(reading.status, reading.status) or EMPTY,
+    )
+
+
+def signed_data_panel_html(report: SignedDataReport) -> str:
+    """The signed-data panel of a CDR's change page (templates/admin/cdrs/cdr/signed_data.html)."""
+    energy = report.signed_energy
+    difference = report.energy_difference
+    return render_to_string(
+        "admin/cdrs/cdr/signed_data.html",
+        {
+            "report": report,
+            # A partner-supplied URL: a link only when it is a web address.
+            "url_is_link": report.url.startswith(("https://", "http://")),
+            "values": [
+                {
+                    "value": value,
+                    "icon": f"admin/img/icon-{_OUTCOME_ICONS[value.outcome]}.svg",
+                    "readings": [_reading_row(r) for r in value.readings],
+                }
+                for value in report.values
+            ],
+            "signed_kwh": None if energy is None else format_exact(energy.kwh),
+            "begin": None if energy is None else _reading_row(energy.begin),
+            "end": None if energy is None else _reading_row(energy.end),
+            "total_kwh": format_exact(report.total_energy),
+            "difference_kwh": None if difference is None else format_exact(difference),
+            "tolerance_kwh": format_exact(report.tolerance),
+        },
+    )
 
 
 class CdrPartAdmin(LargeTableAdminMixin, ImmutableObjectAdminMixin, NoAddAdminMixin, OpsModelAdmin):
@@ -142,12 +254,14 @@ class CdrAdmin(LargeTableAdminMixin, ImmutableObjectAdminMixin, NoAddAdminMixin,
         "credit",
         "credit_reference_id",
         "credited_cdr",
-        "credit_cdrs",
+        "credits",
+        "credited_by",
         "validation_status",
         "session_key",
         "idempotency_key",
         "billing_reference",
         "source_connection",
+        "signed_data_check",
     )
     fieldsets = (
         (
@@ -234,7 +348,7 @@ class CdrAdmin(LargeTableAdminMixin, ImmutableObjectAdminMixin, NoAddAdminMixin,
         ),
         (
             "Credit",
-            {"fields": ("credit", "credit_reference_id", "credited_cdr", "credit_cdrs", "remark")},
+            {"fields": ("credit", "credit_reference_id", "credits", "credited_by", "remark")},
         ),
         ("Validation", {"fields": ("validation_status", "validation_findings")}),
         (
@@ -250,10 +364,13 @@ class CdrAdmin(LargeTableAdminMixin, ImmutableObjectAdminMixin, NoAddAdminMixin,
                 )
             },
         ),
-        ("Signed meter data", {"classes": ("collapse",), "fields": ("signed_data",)}),
+        ("Signed meter data", {"fields": ("signed_data_check",)}),
+        ("Signed meter data as received", {"classes": ("collapse",), "fields": ("signed_data",)}),
     )
-    inlines = (CdrChargingPeriodInline, CdrCostLineInline)
-    actions = ("issue_credit", "finalize")
+    inlines = (CdrChargingPeriodInline, CdrCostLineInline, CdrFindingInline)
+    actions = ("issue_credit", "verify_signed_data", "finalize")
+    # Verifying signatures is CPU work: one request checks at most this many CDRs.
+    verify_action_limit = 500
 
     total_cost = money_column("total_cost_excl_vat", description="total excl. VAT")
     total_cost_vat = money_column("total_cost_incl_vat", description="total incl. VAT")
@@ -273,25 +390,171 @@ class CdrAdmin(LargeTableAdminMixin, ImmutableObjectAdminMixin, NoAddAdminMixin,
             "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((p,) for p in problems))
         )
 
-    @admin.display(description="credit CDRs")
-    def credit_cdrs(self, obj: Cdr) -> str:
+    @admin.display(description="credits")
+    def credits(self, obj: Cdr) -> str:
+        if obj.credited_cdr_id is None:
+            return EMPTY
+        return format_html("cancels {}", admin_change_link(obj.credited_cdr))
+
+    @admin.display(description="credited by")
+    def credited_by(self, obj: Cdr) -> str:
         if obj.pk is None:
             return EMPTY
-        return admin_changelist_link(Cdr, "credit CDRs of this CDR", credited_cdr__id__exact=obj.pk)
+        credits = list(obj.credit_cdrs.order_by("pk"))
+        if not credits:
+            return EMPTY
+        return format_html_join(", ", "{}", ((admin_change_link(c),) for c in credits))
 
-    @admin.action(description="Issue credit CDR", permissions=["change"])
-    def issue_credit(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> None:
-        for cdr in queryset.select_related("party"):
-            try:
-                credit = cdr_issue_credit(original=cdr, actor=request.user)
-            except DomainError as exc:
-                self.message_user(request, f"{cdr.cdr_id}: {exc}", messages.ERROR)
-            else:
-                self.message_user(
-                    request,
-                    format_html("Credit CDR {} issued for {}.", admin_change_link(credit), cdr),
-                    messages.SUCCESS,
-                )
+    @admin.display(description="verification")
+    def signed_data_check(self, obj: Cdr) -> str:
+        if obj.pk is None:
+            return EMPTY
+        return signed_data_panel_html(signed_data_verify(cdr=obj))
+
+    # -- credit CDRs: one at a time, with a reason -------------------------------------------
+    def get_urls(self) -> list[URLPattern]:
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        own = [
+            path(
+                "<path:object_id>/credit/",
+                self.admin_site.admin_view(self.credit_view),
+                name=f"{prefix}_credit",
+            )
+        ]
+        # Before the inherited patterns: "<path:object_id>/" would swallow ".../credit/".
+        return own + super().get_urls()
+
+    def _url(self, name: str, *args: Any) -> str:
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}",
+            args=args,
+            current_app=self.admin_site.name,
+        )
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Cdr | None = None,
+    ) -> HttpResponse:
+        if (
+            obj is not None
+            and self.has_change_permission(request)
+            and cdr_credit_refusal(original=obj) is None
+        ):
+            context["credit_url"] = self._url("credit", obj.pk)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def credit_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Ask for a reason, then cancel the CDR with a credit CDR (cdr_issue_credit)."""
+        original = self.get_object(request, unquote(object_id))
+        if original is None:
+            self.message_user(request, f"No CDR with id {object_id!r}.", messages.WARNING)
+            return HttpResponseRedirect(self._url("changelist"))
+        # The model permission: a final CDR itself is never changeable.
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        change_url = self._url("change", original.pk)
+        refusal = cdr_credit_refusal(original=original)
+        if refusal is None and request.method == "POST":
+            form = CreditReasonForm(request.POST)
+            if form.is_valid():
+                try:
+                    credit = cdr_issue_credit(
+                        original=original,
+                        actor=request.user,
+                        remark=form.cleaned_data["reason"],
+                    )
+                except DomainError as exc:
+                    refusal = exc
+                else:
+                    self.message_user(
+                        request,
+                        format_html(
+                            "Credit CDR {} issued for {}.", admin_change_link(credit), original
+                        ),
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(self._url("change", credit.pk))
+        else:
+            form = CreditReasonForm()
+        if refusal is not None:
+            self.message_user(
+                request,
+                f"{original.cdr_id} cannot be credited: {refusal.message}",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(change_url)
+        return TemplateResponse(
+            request,
+            "admin/cdrs/cdr/issue_credit.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": f"Issue a credit CDR for {original.cdr_id}",
+                "original": original,
+                "form": form,
+                "media": self.media + form.media,
+                "changelist_url": self._url("changelist"),
+                "change_url": change_url,
+                "total_cost": format_money(original.total_cost_excl_vat, original.currency),
+                "total_cost_vat": format_money(original.total_cost_incl_vat, original.currency),
+                "total_energy": format_exact(original.total_energy),
+            },
+        )
+
+    @admin.action(description="Issue credit CDR (asks for a reason)", permissions=["change"])
+    def issue_credit(
+        self, request: HttpRequest, queryset: QuerySet[Cdr]
+    ) -> HttpResponseRedirect | None:
+        selected = list(queryset.order_by().values_list("pk", flat=True)[:2])
+        if len(selected) != 1:
+            self.message_user(
+                request, "Select one CDR: each credit CDR needs its own reason.", messages.WARNING
+            )
+            return None
+        return HttpResponseRedirect(self._url("credit", selected[0]))
+
+    @admin.action(description="Verify signed meter data", permissions=["change"])
+    def verify_signed_data(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> None:
+        limit = self.verify_action_limit
+        cdrs = list(queryset.order_by("pk")[: limit + 1])
+        if len(cdrs) > limit:
+            self.message_user(
+                request,
+                f"More than {limit} CDRs selected: the first {limit} were checked. "
+                "Narrow the list with filters to check the rest.",
+                messages.WARNING,
+            )
+            cdrs = cdrs[:limit]
+        with_errors: list[Cdr] = []
+        with_warnings = 0
+        for cdr in cdrs:
+            severities = {f.severity for f in cdr_check_signed_data(cdr=cdr, actor=request.user)}
+            if CdrFinding.Severity.ERROR in severities:
+                with_errors.append(cdr)
+            elif CdrFinding.Severity.WARNING in severities:
+                with_warnings += 1
+        self.message_user(
+            request,
+            f"Signed meter data checked for {len(cdrs)} CDR{'s' if len(cdrs) != 1 else ''}: "
+            f"{len(with_errors)} with errors, {with_warnings} with warnings.",
+            messages.SUCCESS if not with_errors else messages.WARNING,
+        )
+        if with_errors:
+            shown = with_errors[:20]
+            self.message_user(
+                request,
+                format_html(
+                    "Errors in {}{}.",
+                    format_html_join(", ", "{}", ((admin_change_link(c),) for c in shown)),
+                    " and more" if len(with_errors) > len(shown) else "",
+                ),
+                messages.ERROR,
+            )
 
     @admin.action(description="Finalize draft CDRs", permissions=["change"])
     def finalize(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> None:
@@ -378,3 +641,29 @@ class CdrCostLineAdmin(CdrPartAdmin):
     vat = quantity_column("vat_rate", description="VAT %")
     amount = money_column("amount_excl_vat", description="amount excl. VAT")
     amount_vat = money_column("amount_incl_vat", description="amount incl. VAT")
+
+
+class FindingCodeFilter(RecentValuesListFilter):
+    title = "code"
+    parameter_name = "code"
+    field_name = "code"
+
+
+@admin.register(CdrFinding)
+class CdrFindingAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, OpsModelAdmin):
+    """What checks found about CDRs (signed meter data, pricing, validation); append-only."""
+
+    list_display = ("created_at", "cdr_link", "source", "severity", "code", "message")
+    list_select_related = ("cdr",)
+    list_filter = (
+        "source",
+        "severity",
+        FindingCodeFilter,
+        ("created_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("=cdr__cdr_id", "=code")
+    fields = ("created_at", "cdr", "source", "severity", "code", "message", "details")
+
+    @admin.display(description="CDR", ordering="cdr")
+    def cdr_link(self, obj: CdrFinding) -> str:
+        return admin_change_link(obj.cdr)

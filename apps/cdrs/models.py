@@ -31,6 +31,7 @@ from apps.core.fields import (
     longitude_field,
     optional_amount_field,
 )
+from apps.core.immutability import AppendOnlyModel
 from apps.locations.enums import ConnectorFormat, ConnectorStandard, PowerType
 from apps.locations.models import Location
 from apps.partners.models import Party, SourcedModel
@@ -325,3 +326,41 @@ class CdrCostLine(CdrPartModel):
 
     def owning_cdr_id(self) -> int:
         return self.cdr_id
+
+
+class CdrFinding(AppendOnlyModel):
+    """Something a check found about a CDR: a signed-data verification, a pricing or a
+    validation check. Append-only, so a final CDR gathers findings without being changed;
+    a later check adds new findings rather than editing old ones (the newest one counts).
+    """
+
+    class Source(models.TextChoices):
+        SIGNED_DATA = "SIGNED_DATA", "Signed meter data"
+        PRICING = "PRICING", "Pricing"
+        VALIDATION = "VALIDATION", "Validation"
+
+    class Severity(models.TextChoices):
+        INFO = "INFO", "Info"
+        WARNING = "WARNING", "Warning"
+        ERROR = "ERROR", "Error"
+
+    # Indexed by cdr_finding_cdr_idx (cdr, -created_at), which also serves lookups by CDR.
+    cdr = models.ForeignKey(Cdr, on_delete=models.PROTECT, related_name="findings", db_index=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    code = models.CharField(
+        max_length=64,
+        db_index=True,
+        help_text="Stable, machine-readable, e.g. SIGNED_ENERGY_MISMATCH",
+    )
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    message = models.TextField()
+    details = json_field(default=dict, help_text="What the check saw, for a person to follow up")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "CDR finding"
+        indexes = [models.Index(fields=["cdr", "-created_at"], name="cdr_finding_cdr_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.severity} {self.code}"

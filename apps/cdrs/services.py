@@ -2,12 +2,20 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from apps.cdrs.enums import CdrStatus, CostComponent
-from apps.cdrs.models import Cdr, CdrChargingDimension, CdrChargingPeriod, CdrCostLine
+from apps.cdrs.models import (
+    Cdr,
+    CdrChargingDimension,
+    CdrChargingPeriod,
+    CdrCostLine,
+    CdrFinding,
+)
+from apps.cdrs.signed_data import SignedDataReport, SignedValueOutcome, signed_data_verify
 from apps.core.errors import DomainError
 from apps.core.events import ChangeKind, DomainChange, change_announce
 from apps.core.services import Actor, audit_log_record, model_snapshot
@@ -80,21 +88,37 @@ def cdr_finalize(*, cdr: Cdr, actor: Actor = None) -> Cdr:
     return locked
 
 
+def cdr_credit_refusal(*, original: Cdr) -> DomainError | None:
+    """Why ``original`` cannot be credited, or None when it can (no side effects)."""
+    if not original.stored_final:
+        return DomainError("only a final CDR can be credited; change the draft instead")
+    if original.credit:
+        return DomainError("a credit CDR cannot itself be credited", code="CDR_CREDIT_OF_CREDIT")
+    existing = original.credit_cdrs.order_by("pk").first()
+    if existing is not None:
+        return DomainError(
+            f"CDR {original.cdr_id} was already credited by {existing.cdr_id}",
+            code="CDR_ALREADY_CREDITED",
+        )
+    return None
+
+
 def cdr_issue_credit(*, original: Cdr, actor: Actor = None, remark: str = "") -> Cdr:
     """Cancel a final CDR with a credit CDR: a copy with negated costs that references it.
 
     The original is never touched. The credit id is the original id + "-C" (OCPI allows credit
-    ids up to 39 characters for exactly this).
+    ids up to 39 characters for exactly this). ``remark`` is the reason: the credit CDR's remark
+    (the original's when empty) and part of the audit entry.
     """
-    if not original.stored_final:
-        raise DomainError("only a final CDR can be credited; change the draft instead")
-    if original.credit:
-        raise DomainError("a credit CDR cannot itself be credited", code="CDR_CREDIT_OF_CREDIT")
-    if original.credit_cdrs.exists():
-        raise DomainError(
-            f"CDR {original.cdr_id} was already credited", code="CDR_ALREADY_CREDITED"
-        )
+    refusal = cdr_credit_refusal(original=original)
+    if refusal is not None:
+        raise refusal
     with transaction.atomic():
+        # Two credits of one CDR at once: the second waits here, then finds the first.
+        locked = Cdr.objects.select_for_update().get(pk=original.pk)
+        refusal = cdr_credit_refusal(original=locked)
+        if refusal is not None:
+            raise refusal
         credit = Cdr.objects.get(pk=original.pk)
         credit.pk = None
         credit._state.adding = True
@@ -153,6 +177,131 @@ def cdr_issue_credit(*, original: Cdr, actor: Actor = None, remark: str = "") ->
             actor=actor,
             action="cdr.credited",
             obj=original,
-            after={"credit_cdr": credit.cdr_id, **model_snapshot(credit, fields=["cdr_id"])},
+            after={
+                "credit_cdr": credit.cdr_id,
+                **model_snapshot(credit, fields=["cdr_id"]),
+                "reason": remark,
+            },
         )
         return cdr_finalize(cdr=credit, actor=actor)
+
+
+# How much each outcome of a signed value matters to billing.
+_SIGNED_VALUE_SEVERITY: dict[SignedValueOutcome, str] = {
+    SignedValueOutcome.VERIFIED: CdrFinding.Severity.INFO,
+    SignedValueOutcome.INVALID_SIGNATURE: CdrFinding.Severity.ERROR,
+    SignedValueOutcome.NO_PUBLIC_KEY: CdrFinding.Severity.WARNING,
+    SignedValueOutcome.UNSUPPORTED_ENCODING: CdrFinding.Severity.WARNING,
+    SignedValueOutcome.MALFORMED: CdrFinding.Severity.ERROR,
+}
+
+
+def _kwh(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _signed_data_findings(report: SignedDataReport) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(code, severity, message, details) for each thing the report says."""
+    severity = CdrFinding.Severity
+    if not report.present:
+        return [("SIGNED_DATA_ABSENT", severity.INFO, "The CDR has no signed meter data.", {})]
+    if report.problem:
+        return [("SIGNED_DATA_MALFORMED", severity.ERROR, f"Signed data: {report.problem}.", {})]
+    found: list[tuple[str, str, str, dict[str, Any]]] = []
+    for value in report.values:
+        label = f"Signed value {value.index}" + (f" ({value.nature})" if value.nature else "")
+        details = {
+            "encoding_method": report.encoding_method,
+            "encoding_method_version": report.encoding_method_version,
+            **value.as_json(),
+        }
+        found.append(
+            (
+                f"SIGNED_VALUE_{value.outcome}",
+                _SIGNED_VALUE_SEVERITY[value.outcome],
+                f"{label}: {value.message}.",
+                details,
+            )
+        )
+        if value.plain_data_matches is False:
+            found.append(
+                (
+                    "SIGNED_PLAIN_DATA_MISMATCH",
+                    severity.WARNING,
+                    f"{label}: plain_data differs from the payload the meter signed.",
+                    {"index": value.index, "nature": value.nature},
+                )
+            )
+    energy = report.signed_energy
+    difference = report.energy_difference
+    if energy is not None and difference is not None:
+        details = {
+            "signed_energy_kwh": _kwh(energy.kwh),
+            "total_energy_kwh": _kwh(report.total_energy),
+            "difference_kwh": _kwh(difference),
+            "tolerance_kwh": _kwh(report.tolerance),
+            "begin": energy.begin.as_json(),
+            "end": energy.end.as_json(),
+        }
+        if report.energy_matches:
+            found.append(
+                (
+                    "SIGNED_ENERGY_MATCHES",
+                    severity.INFO,
+                    f"Signed energy {_kwh(energy.kwh)} kWh matches total_energy "
+                    f"{_kwh(report.total_energy)} kWh.",
+                    details,
+                )
+            )
+        else:
+            found.append(
+                (
+                    "SIGNED_ENERGY_MISMATCH",
+                    severity.ERROR,
+                    f"Signed energy {_kwh(energy.kwh)} kWh differs from total_energy "
+                    f"{_kwh(report.total_energy)} kWh by {_kwh(difference)} kWh "
+                    f"(tolerance {_kwh(report.tolerance)} kWh).",
+                    details,
+                )
+            )
+    elif report.verified_values:
+        found.append(
+            (
+                "SIGNED_ENERGY_UNDETERMINED",
+                severity.WARNING,
+                "The verified values hold no begin and end reading of one energy register: "
+                "the billed energy is not proven.",
+                {},
+            )
+        )
+    return found
+
+
+def cdr_check_signed_data(*, cdr: Cdr, actor: Actor = None) -> list[CdrFinding]:
+    """Verify the CDR's signed meter data and record what was found as findings.
+
+    The CDR itself is never written (a final CDR cannot be): each check appends new findings,
+    all with the same ``created_at``, and an audit entry naming who asked.
+    """
+    report = signed_data_verify(cdr=cdr)
+    now = timezone.now()
+    with transaction.atomic():
+        findings = [
+            CdrFinding.objects.create(
+                cdr=cdr,
+                created_at=now,
+                source=CdrFinding.Source.SIGNED_DATA,
+                code=code,
+                severity=severity,
+                message=message,
+                details=details,
+            )
+            for code, severity, message, details in _signed_data_findings(report)
+        ]
+        audit_log_record(
+            actor=actor,
+            action="cdr.signed_data_checked",
+            obj=cdr,
+            after={"findings": [f"{f.severity} {f.code}" for f in findings]},
+        )
+    return findings

@@ -14,7 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from apps.cdrs.models import Cdr
+from apps.cdrs.models import Cdr, CdrFinding
 from apps.ocpi.models import ExchangeLogEntry
 from apps.partners.models import PartnerConnection
 from tests.demo_data import demo_data  # noqa: F401 (fixture)
@@ -32,6 +32,13 @@ SAMPLES: dict[type[Model], Callable[[], Model]] = {
         http_status=200,
         ocpi_status=1000,
         request_body='{"token": "[redacted]"}',
+    ),
+    CdrFinding: lambda: CdrFinding.objects.create(
+        cdr=Cdr.objects.final().earliest("pk"),
+        source=CdrFinding.Source.SIGNED_DATA,
+        code="SIGNED_DATA_ABSENT",
+        severity=CdrFinding.Severity.INFO,
+        message="The CDR has no signed meter data.",
     ),
 }
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_data")]
