@@ -1,8 +1,19 @@
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 
 from apps.core.admin import (
     NoAddAdminMixin,
@@ -13,8 +24,148 @@ from apps.core.admin import (
     money_column,
     related_count,
 )
+from apps.core.errors import DomainError
+from apps.locations.models import Location
 from apps.partners.admin import ConnectionListFilter, PartyOwnerFilter
 from apps.tariffs.models import Tariff, TariffVersion
+from apps.tariffs.pricing import (
+    Dimension,
+    PeriodSketch,
+    PricingResult,
+    price_session,
+    rounded_totals,
+    sketch_session,
+    text,
+)
+from apps.tariffs.pricing.render import COST_FIELDS
+from apps.tariffs.services import tariff_version_spec
+
+PREVIEW_PERIODS_HELP = (
+    "One period per line: its start in minutes after charging began, then any of "
+    "energy=kWh, parking=minutes (of the period, after its charging time), power=kW, "
+    "current=A (both set MIN_ and MAX_), min_power=, max_power=, min_current=, max_current=. "
+    "The first period starts at 0; each lasts until the next one (the last until the end). "
+    "Example: '0 energy=20 current=16' then '165 parking=42'."
+)
+_PERIOD_KEYS = {
+    "energy": ("energy_kwh",),
+    "parking": ("parking",),
+    "power": ("min_power", "max_power"),
+    "current": ("min_current", "max_current"),
+    "min_power": ("min_power",),
+    "max_power": ("max_power",),
+    "min_current": ("min_current",),
+    "max_current": ("max_current",),
+}
+_TOKEN = re.compile(r"([a-z_]+)=(\S+)")
+
+
+def _minutes(value: Decimal) -> timedelta:
+    return timedelta(microseconds=int(value * 60_000_000))
+
+
+def _decimal(text: str, where: str) -> Decimal:
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValidationError(f"{where}: {text!r} is not a number") from None
+    if not number.is_finite() or number < 0:
+        raise ValidationError(f"{where}: {text!r} must be a number ≥ 0")
+    return number
+
+
+def parse_preview_periods(text: str) -> list[PeriodSketch]:
+    """The preview form's period lines as sketches (see ``PREVIEW_PERIODS_HELP``)."""
+    sketches = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        head, _, rest = line.partition(" ")
+        where = f"line {number}"
+        values: dict[str, Any] = {"offset": _minutes(_decimal(head, where))}
+        for token in rest.split():
+            match = _TOKEN.fullmatch(token)
+            if not match or match[1] not in _PERIOD_KEYS:
+                raise ValidationError(f"{where}: {token!r} is not one of {', '.join(_PERIOD_KEYS)}")
+            amount = _decimal(match[2], f"{where}, {match[1]}")
+            for name in _PERIOD_KEYS[match[1]]:
+                values[name] = _minutes(amount) if name == "parking" else amount
+        sketches.append(PeriodSketch(**values))
+    if not sketches:
+        raise ValidationError("give at least one period")
+    return sketches
+
+
+class PricePreviewForm(forms.Form):
+    """A hypothetical session for the price preview (nothing is stored)."""
+
+    version = forms.ModelChoiceField(queryset=TariffVersion.objects.none(), empty_label=None)
+    time_zone = forms.CharField(
+        max_length=64, help_text="IANA time zone of the location, e.g. Europe/Amsterdam"
+    )
+    start = forms.DateTimeField(
+        label="Charging starts (local time)",
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    duration = forms.DecimalField(
+        label="Duration (minutes)", min_value=Decimal(0), help_text="From plug-in to unplugging"
+    )
+    reservation = forms.DecimalField(
+        label="Reservation (minutes)",
+        min_value=Decimal(0),
+        required=False,
+        help_text="Time the EVSE was reserved before charging started (optional)",
+    )
+    reservation_expired = forms.BooleanField(
+        required=False, help_text="The reservation expired: no charging (periods are ignored)"
+    )
+    periods = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 60}), help_text=PREVIEW_PERIODS_HELP
+    )
+
+    def __init__(self, *args: Any, tariff: Tariff, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["version"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = tariff.versions.select_related("tariff").order_by("-number")
+
+    def clean_time_zone(self) -> str:
+        name: str = self.cleaned_data["time_zone"].strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(f"{name!r} is not an IANA time zone name") from None
+        return name
+
+    def clean_start(self) -> datetime:
+        # The admin parses in the site's zone; the preview means the location's wall clock.
+        value: datetime = self.cleaned_data["start"]
+        return value.replace(tzinfo=None)
+
+    def clean_periods(self) -> list[PeriodSketch]:
+        return parse_preview_periods(self.cleaned_data["periods"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("reservation_expired") and not data.get("reservation"):
+            self.add_error("reservation", "An expired reservation needs its duration.")
+        return data
+
+    def price(self) -> PricingResult:
+        """Price the session under the chosen version; raises ``DomainError``."""
+        data = self.cleaned_data
+        zone = data["time_zone"]
+        session = sketch_session(
+            start=data["start"].replace(tzinfo=ZoneInfo(zone)),
+            duration=_minutes(data["duration"]),
+            periods=data["periods"],
+            time_zone=zone,
+            reservation=_minutes(data.get("reservation") or Decimal(0)),
+            reservation_expired=bool(data.get("reservation_expired")),
+        )
+        return price_session(tariff_version_spec(data["version"]), session)
 
 
 class TariffVersionInline(ReadOnlyAdminMixin, OpsTabularInline):
@@ -70,8 +221,77 @@ class TariffAdmin(NoAddAdminMixin, OpsModelAdmin):
         ("Record", {"fields": ("deleted_at", "source_connection", "created_at")}),
     )
     inlines = (TariffVersionInline,)
+    change_form_template = "admin/tariffs/tariff_change_form.html"
 
     versions = annotated_column("version_count", description="versions")
+
+    def get_urls(self) -> list[URLPattern]:
+        name = f"{self.opts.app_label}_{self.opts.model_name}_preview"
+        view = self.admin_site.admin_view(self.preview_view)
+        return [path("<path:object_id>/preview/", view, name=name), *super().get_urls()]
+
+    def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Price a hypothetical session under one of the tariff's versions (stores nothing)."""
+        tariff = self.get_object(request, unquote(object_id))
+        if tariff is None:
+            raise Http404("no such tariff")
+        if not self.has_view_permission(request, tariff):
+            raise PermissionDenied
+        versions = tariff.versions.order_by("-number")
+        wanted = request.GET.get("version", "")
+        chosen = (wanted.isdigit() and versions.filter(pk=wanted).first()) or versions.first()
+        form = PricePreviewForm(
+            request.POST if request.method == "POST" else None,
+            tariff=tariff,
+            initial={
+                "version": chosen,
+                "time_zone": _zone_of(tariff),
+                "duration": 60,
+                "periods": "0 energy=10",
+            },
+        )
+        result = error = None
+        if form.is_bound and form.is_valid():
+            try:
+                result = form.price()
+            except DomainError as exc:
+                error = str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": tariff,
+            "title": f"Price preview: {tariff}",
+            "form": form,
+            "result": result,
+            "error": error,
+            "totals": _totals_rows(result) if result else [],
+            "lines": _line_rows(result) if result else [],
+            "quantities": _quantities(result) if result else "",
+            "periods": [
+                {
+                    "index": report.index,
+                    "when": text.moment(report.local_start),
+                    "energy_before": text.number(report.energy_before),
+                    "elapsed": text.duration(report.elapsed_seconds),
+                    "explanations": report.explanations,
+                }
+                for report in (result.periods if result else ())
+            ],
+            "uncapped": (
+                {
+                    "excl_vat": text.number(result.uncapped_cost.excl_vat),
+                    "incl_vat": text.number(result.uncapped_cost.incl_vat),
+                }
+                if result and result.uncapped_cost != result.total_cost
+                else None
+            ),
+            "change_url": reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+                args=[tariff.pk],
+                current_app=self.admin_site.name,
+            ),
+        }
+        return TemplateResponse(request, "admin/tariffs/price_preview.html", context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tariff]:
         return (
@@ -81,8 +301,61 @@ class TariffAdmin(NoAddAdminMixin, OpsModelAdmin):
         )
 
 
+def _zone_of(tariff: Tariff) -> str:
+    """A sensible default zone: that of one of the owner's locations."""
+    zone = Location.objects.filter(party_id=tariff.party_id).values_list("time_zone", flat=True)
+    return zone.order_by("pk").first() or "UTC"
+
+
+def _totals_rows(result: PricingResult) -> list[dict[str, Any]]:
+    """The cost totals, rounded for display and at full precision (trailing zeros dropped)."""
+    rounded = rounded_totals(result)
+    rows = []
+    for name in COST_FIELDS:
+        exact = getattr(result, name)
+        rows.append(
+            {
+                "name": "total" if name == "total_cost" else name[6:-5].replace("_", " "),
+                "excl_vat": rounded[name].excl_vat,
+                "incl_vat": rounded[name].incl_vat,
+                "exact_excl_vat": text.number(exact.excl_vat),
+                "exact_incl_vat": text.number(exact.incl_vat),
+            }
+        )
+    return rows
+
+
+def _line_rows(result: PricingResult) -> list[dict[str, Any]]:
+    """The priced lines with their volumes in words (hours as H:MM:SS) and exact amounts."""
+    rows = []
+    for line in result.lines:
+        flat = line.dimension is Dimension.FLAT
+        rows.append(
+            {
+                "line": line,
+                "volume": "once" if flat else text.volume(line.dimension, line.volume),
+                "billed": "once" if flat else text.volume(line.dimension, line.billed_volume),
+                "excl_vat": text.number(line.amount.excl_vat),
+                "incl_vat": text.number(line.amount.incl_vat),
+            }
+        )
+    return rows
+
+
+def _quantities(result: PricingResult) -> str:
+    parts = [
+        f"energy {text.number(result.total_energy)} kWh",
+        f"session time {text.hours(result.total_time)}",
+        f"parking {text.hours(result.total_parking_time)}",
+    ]
+    if result.total_reservation_time:
+        parts.append(f"reservation {text.hours(result.total_reservation_time)}")
+    return "; ".join(parts)
+
+
 @admin.register(TariffVersion)
 class TariffVersionAdmin(ReadOnlyAdminMixin, OpsModelAdmin):
+    change_form_template = "admin/tariffs/tariffversion_change_form.html"
     list_display = (
         "tariff",
         "number",

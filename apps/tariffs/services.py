@@ -15,6 +15,7 @@ from apps.core.services import Actor, audit_log_record
 from apps.partners.models import PartnerConnection
 from apps.tariffs.enums import VersionOrigin
 from apps.tariffs.models import Tariff, TariffVersion
+from apps.tariffs.pricing import TariffSpec, tariff_spec
 
 
 @dataclass(frozen=True)
@@ -89,3 +90,21 @@ def tariff_version_record(
 def tariff_version_in_effect(*, tariff: Tariff, at: datetime) -> TariffVersion | None:
     """The version that was current at ``at``: the newest one whose change time is not later."""
     return tariff.versions.filter(last_updated__lte=at).order_by("-last_updated", "-number").first()
+
+
+def tariff_version_spec(version: TariffVersion) -> TariffSpec:
+    """The version's content as the tariff engine prices it (``apps.tariffs.pricing``).
+
+    Raises ``InvalidTariff`` when the stored elements cannot be priced.
+    """
+    return tariff_spec(
+        currency=version.currency,
+        elements=version.elements,
+        tariff_id=version.tariff.tariff_id,
+        min_price_excl_vat=version.min_price_excl_vat,
+        min_price_incl_vat=version.min_price_incl_vat,
+        max_price_excl_vat=version.max_price_excl_vat,
+        max_price_incl_vat=version.max_price_incl_vat,
+        start_date_time=version.start_date_time,
+        end_date_time=version.end_date_time,
+    )

@@ -1,0 +1,1 @@
+"""Reproducible speed measurements (see benchmarks/README.md)."""
