@@ -7,20 +7,34 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.cdrs.models import Cdr, CdrChargingDimension, CdrChargingPeriod, CdrCostLine, CdrFinding
+from apps.cdrs.checking import cdr_check_pricing
+from apps.cdrs.enums import CdrOrigin, CdrStatus, ValidationStatus
+from apps.cdrs.generation import cdr_validate_and_finalize
+from apps.cdrs.models import (
+    Cdr,
+    CdrChargingDimension,
+    CdrChargingPeriod,
+    CdrCostLine,
+    CdrFinding,
+    CdrReview,
+    PartnerCdrRules,
+    PartnerCdrRulesView,
+    unresolved_error_findings,
+)
 from apps.cdrs.services import (
     cdr_check_signed_data,
     cdr_cost_mismatches,
     cdr_credit_refusal,
     cdr_finalize,
     cdr_issue_credit,
+    cdr_review_record,
 )
 from apps.cdrs.signed_data import (
     MeterReading,
@@ -94,6 +108,48 @@ class CdrFindingInline(ReadOnlyAdminMixin, OpsTabularInline):
     ordering = ("-created_at", "-id")
     show_change_link = True
     verbose_name_plural = "findings"
+
+
+class CdrReviewInline(ReadOnlyAdminMixin, OpsTabularInline):
+    model = CdrReview
+    fields = ("created_at", "reviewer_label", "decision", "note")
+    ordering = ("-created_at", "-id")
+    verbose_name_plural = "reviews"
+
+
+class ReviewQueueFilter(admin.SimpleListFilter):
+    """The two queues of CDRs a person must look at."""
+
+    title = "review queue"
+    parameter_name = "queue"
+    HELD = "held"
+    REVIEW = "review"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            (self.HELD, "Held for review (invalid drafts, not sent)"),
+            (self.REVIEW, "Needs review (unresolved errors)"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> QuerySet[Cdr]:
+        # The conditions of CdrQuerySet.held_for_review() and .needs_review().
+        if self.value() == self.HELD:
+            return queryset.filter(
+                status=CdrStatus.DRAFT, validation_status=ValidationStatus.INVALID
+            )
+        if self.value() == self.REVIEW:
+            return queryset.filter(Exists(unresolved_error_findings().filter(cdr=OuterRef("pk"))))
+        return queryset
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(choices=CdrReview.Decision.choices, widget=forms.RadioSelect)
+    note = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="What was checked and decided. Required for a dispute: it is what the "
+        "partner will be told.",
+    )
 
 
 class CreditReasonForm(forms.Form):
@@ -211,6 +267,7 @@ class CdrAdmin(LargeTableAdminMixin, ImmutableObjectAdminMixin, NoAddAdminMixin,
     )
     list_select_related = ("party",)
     list_filter = (
+        ReviewQueueFilter,
         "status",
         "origin",
         "credit",
@@ -367,9 +424,15 @@ class CdrAdmin(LargeTableAdminMixin, ImmutableObjectAdminMixin, NoAddAdminMixin,
         ("Signed meter data", {"fields": ("signed_data_check",)}),
         ("Signed meter data as received", {"classes": ("collapse",), "fields": ("signed_data",)}),
     )
-    inlines = (CdrChargingPeriodInline, CdrCostLineInline, CdrFindingInline)
-    actions = ("issue_credit", "verify_signed_data", "finalize")
-    # Verifying signatures is CPU work: one request checks at most this many CDRs.
+    inlines = (CdrChargingPeriodInline, CdrCostLineInline, CdrFindingInline, CdrReviewInline)
+    actions = (
+        "issue_credit",
+        "verify_signed_data",
+        "check_pricing",
+        "record_review",
+        "finalize",
+    )
+    # Verifying signatures and pricing are CPU work: one request checks at most this many CDRs.
     verify_action_limit = 500
 
     total_cost = money_column("total_cost_excl_vat", description="total excl. VAT")
@@ -419,7 +482,12 @@ class CdrAdmin(LargeTableAdminMixin, ImmutableObjectAdminMixin, NoAddAdminMixin,
                 "<path:object_id>/credit/",
                 self.admin_site.admin_view(self.credit_view),
                 name=f"{prefix}_credit",
-            )
+            ),
+            path(
+                "<path:object_id>/review/",
+                self.admin_site.admin_view(self.review_view),
+                name=f"{prefix}_review",
+            ),
         ]
         # Before the inherited patterns: "<path:object_id>/" would swallow ".../credit/".
         return own + super().get_urls()
@@ -446,7 +514,66 @@ class CdrAdmin(LargeTableAdminMixin, ImmutableObjectAdminMixin, NoAddAdminMixin,
             and cdr_credit_refusal(original=obj) is None
         ):
             context["credit_url"] = self._url("credit", obj.pk)
+        # The model permission: a review never changes the CDR, so final ones get it too.
+        if obj is not None and self.has_change_permission(request):
+            context["review_url"] = self._url("review", obj.pk)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Record a review (accepted or disputed, with a note): it takes the CDR out of the
+        "needs review" queue without changing it (cdr_review_record)."""
+        cdr = self.get_object(request, unquote(object_id))
+        if cdr is None:
+            self.message_user(request, f"No CDR with id {object_id!r}.", messages.WARNING)
+            return HttpResponseRedirect(self._url("changelist"))
+        # The model permission: reviewing never changes the CDR, final or not.
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        change_url = self._url("change", cdr.pk)
+        if request.method == "POST":
+            form = ReviewForm(request.POST)
+            if form.is_valid():
+                try:
+                    cdr_review_record(
+                        cdr=cdr,
+                        decision=form.cleaned_data["decision"],
+                        note=form.cleaned_data["note"],
+                        actor=request.user,
+                    )
+                except DomainError as exc:
+                    form.add_error(None, exc.message)
+                else:
+                    self.message_user(
+                        request,
+                        f"Review of {cdr.cdr_id} recorded: "
+                        f"{CdrReview.Decision(form.cleaned_data['decision']).label}.",
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(change_url)
+        else:
+            form = ReviewForm()
+        unresolved = list(
+            unresolved_error_findings().filter(cdr=cdr).order_by("-created_at", "-id")[:50]
+        )
+        return TemplateResponse(
+            request,
+            "admin/cdrs/cdr/review.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": f"Review CDR {cdr.cdr_id}",
+                "original": cdr,
+                "form": form,
+                "media": self.media + form.media,
+                "changelist_url": self._url("changelist"),
+                "change_url": change_url,
+                "unresolved": unresolved,
+                "last_review": cdr.reviews.order_by("-created_at", "-id").first(),
+                "total_cost": format_money(cdr.total_cost_excl_vat, cdr.currency),
+                "total_cost_vat": format_money(cdr.total_cost_incl_vat, cdr.currency),
+                "total_energy": format_exact(cdr.total_energy),
+            },
+        )
 
     def credit_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Ask for a reason, then cancel the CDR with a credit CDR (cdr_issue_credit)."""
@@ -556,18 +683,93 @@ class CdrAdmin(LargeTableAdminMixin, ImmutableObjectAdminMixin, NoAddAdminMixin,
                 messages.ERROR,
             )
 
-    @admin.action(description="Finalize draft CDRs", permissions=["change"])
+    @admin.action(
+        description="Validate and finalize drafts (held ones after correction)",
+        permissions=["change"],
+    )
     def finalize(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> None:
-        for cdr in queryset:
+        """Our drafts are validated first and finalized only when valid (a held draft stays
+        held until its problems are corrected); received drafts are finalized as they are."""
+        for cdr in queryset.select_related("party", "location", "tariff_version_at_start"):
             if cdr.stored_final:
                 self.message_user(request, f"{cdr.cdr_id} was already final.", messages.INFO)
                 continue
             try:
-                cdr_finalize(cdr=cdr, actor=request.user)
+                if cdr.origin == CdrOrigin.GENERATED:
+                    outcome = cdr_validate_and_finalize(cdr=cdr, actor=request.user)
+                    if not outcome.finalized:
+                        problems = "; ".join(p.message for p in outcome.problems[:5])
+                        more = " …" if len(outcome.problems) > 5 else ""
+                        self.message_user(
+                            request,
+                            f"{cdr.cdr_id} is still held for review: {problems}{more}",
+                            messages.ERROR,
+                        )
+                        continue
+                else:
+                    cdr_finalize(cdr=cdr, actor=request.user)
             except DomainError as exc:
                 self.message_user(request, f"{cdr.cdr_id}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"{cdr.cdr_id} is final.", messages.SUCCESS)
+
+    @admin.action(description="Check pricing against the partner's tariff", permissions=["change"])
+    def check_pricing(self, request: HttpRequest, queryset: QuerySet[Cdr]) -> None:
+        limit = self.verify_action_limit
+        cdrs = list(
+            queryset.filter(origin=CdrOrigin.RECEIVED)
+            .select_related("party__partner", "location")
+            .order_by("pk")[: limit + 1]
+        )
+        if len(cdrs) > limit:
+            self.message_user(
+                request,
+                f"More than {limit} partner CDRs selected: the first {limit} were checked. "
+                "Narrow the list with filters to check the rest.",
+                messages.WARNING,
+            )
+            cdrs = cdrs[:limit]
+        if not cdrs:
+            self.message_user(
+                request, "Only CDRs received from partners are checked.", messages.WARNING
+            )
+            return
+        queued = [
+            cdr
+            for cdr in cdrs
+            if any(
+                f.code == "REVIEW_REQUIRED" for f in cdr_check_pricing(cdr=cdr, actor=request.user)
+            )
+        ]
+        self.message_user(
+            request,
+            f"Pricing checked for {len(cdrs)} CDR{'s' if len(cdrs) != 1 else ''}: "
+            f"{len(queued)} need review.",
+            messages.SUCCESS if not queued else messages.WARNING,
+        )
+        if queued:
+            shown = queued[:20]
+            self.message_user(
+                request,
+                format_html(
+                    "Needs review: {}{}.",
+                    format_html_join(", ", "{}", ((admin_change_link(c),) for c in shown)),
+                    " and more" if len(queued) > len(shown) else "",
+                ),
+                messages.WARNING,
+            )
+
+    @admin.action(description="Record review (accept or dispute)", permissions=["change"])
+    def record_review(
+        self, request: HttpRequest, queryset: QuerySet[Cdr]
+    ) -> HttpResponseRedirect | None:
+        selected = list(queryset.order_by().values_list("pk", flat=True)[:2])
+        if len(selected) != 1:
+            self.message_user(
+                request, "Select one CDR: each review has its own note.", messages.WARNING
+            )
+            return None
+        return HttpResponseRedirect(self._url("review", selected[0]))
 
 
 @admin.register(CdrChargingPeriod)
@@ -667,3 +869,77 @@ class CdrFindingAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, OpsModelAdmin):
     @admin.display(description="CDR", ordering="cdr")
     def cdr_link(self, obj: CdrFinding) -> str:
         return admin_change_link(obj.cdr)
+
+
+# -- per-partner CDR rules (eMSP role) ------------------------------------------------------------
+class PartnerCdrRulesInline(OpsTabularInline):
+    model = PartnerCdrRules
+    fields = (
+        "tolerance",
+        "min_energy_kwh",
+        "max_energy_kwh",
+        "min_duration_hours",
+        "max_duration_hours",
+        "max_total_cost_excl_vat",
+        "max_price_per_kwh_excl_vat",
+    )
+    max_num = 1
+    extra = 1
+    verbose_name_plural = "CDR rules (empty: tolerance 0.01, no bounds)"
+
+
+def _rule_column(name: str, description: str) -> Any:
+    @admin.display(description=description)
+    def column(_admin: Any, obj: PartnerCdrRulesView) -> str:
+        value = getattr(_rules_of(obj), name)
+        return EMPTY if value is None else format_exact(value)
+
+    return column
+
+
+def _rules_of(partner: PartnerCdrRulesView) -> PartnerCdrRules:
+    """The rules loaded with the partner (select_related), else the defaults; no query."""
+    try:
+        return partner.cdr_rules
+    except PartnerCdrRules.DoesNotExist:
+        return PartnerCdrRules()
+
+
+@admin.register(PartnerCdrRulesView)
+class PartnerCdrRulesAdmin(NoAddAdminMixin, OpsModelAdmin):
+    """Every partner with the rules its CDRs are checked by (cdr_check_pricing): the tolerance
+    per total and bounds on energy, duration, total cost and price per kWh. Edited inline; a
+    partner without rules is checked with the defaults."""
+
+    list_display = (
+        "name",
+        "tolerance",
+        "min_energy",
+        "max_energy",
+        "min_duration",
+        "max_duration",
+        "max_total_cost",
+        "max_price_per_kwh",
+        "customised",
+    )
+    list_select_related = ("cdr_rules",)
+    search_fields = ("name",)
+    ordering = ("name",)
+    fields = ("name",)
+    readonly_fields = ("name",)
+    inlines = (PartnerCdrRulesInline,)
+
+    tolerance = _rule_column("tolerance", "tolerance")
+    min_energy = _rule_column("min_energy_kwh", "min kWh")
+    max_energy = _rule_column("max_energy_kwh", "max kWh")
+    min_duration = _rule_column("min_duration_hours", "min hours")
+    max_duration = _rule_column("max_duration_hours", "max hours")
+    max_total_cost = _rule_column("max_total_cost_excl_vat", "max total excl. VAT")
+    max_price_per_kwh = _rule_column("max_price_per_kwh_excl_vat", "max per kWh excl. VAT")
+
+    @admin.display(description="own rules", boolean=True)
+    def customised(self, obj: PartnerCdrRulesView) -> bool:
+        return _rules_of(obj).pk is not None
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # partners are deleted (if ever) in the partners admin

@@ -19,10 +19,16 @@ class ValidationStatus(models.TextChoices):
 
 
 class CostComponent(models.TextChoices):
-    """The cost groups of a CDR's totals: fixed (start fees), energy, time, parking, reservation."""
+    """The cost groups of a CDR's totals: fixed (start fees), energy, time, parking, reservation.
+
+    ADJUSTMENT is the difference a tariff's ``min_price``/``max_price`` makes to the total
+    (pricing policy h): it counts in ``total_cost`` only, so the subtotals stay what the priced
+    lines add up to and the lines still add up to the total.
+    """
 
     FIXED = "FIXED", "Fixed"
     ENERGY = "ENERGY", "Energy"
     TIME = "TIME", "Time"
     PARKING = "PARKING", "Parking"
     RESERVATION = "RESERVATION", "Reservation"
+    ADJUSTMENT = "ADJUSTMENT", "Price bound adjustment (min/max price)"

@@ -7,10 +7,14 @@ for the CDR row. Corrections are credit CDRs that reference the original.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, TypeVar
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -34,7 +38,7 @@ from apps.core.fields import (
 from apps.core.immutability import AppendOnlyModel
 from apps.locations.enums import ConnectorFormat, ConnectorStandard, PowerType
 from apps.locations.models import Location
-from apps.partners.models import Party, SourcedModel
+from apps.partners.models import Partner, Party, SourcedModel
 from apps.tariffs.enums import TariffDimensionType
 from apps.tariffs.models import TariffVersion
 
@@ -42,6 +46,14 @@ from apps.tariffs.models import TariffVersion
 class CdrQuerySet(models.QuerySet["Cdr"]):
     def final(self) -> CdrQuerySet:
         return self.filter(status=CdrStatus.FINAL)
+
+    def held_for_review(self) -> CdrQuerySet:
+        """Drafts that failed validation: never finalized or sent until someone fixes them."""
+        return self.filter(status=CdrStatus.DRAFT, validation_status=ValidationStatus.INVALID)
+
+    def needs_review(self) -> CdrQuerySet:
+        """CDRs with an ERROR finding that no later review resolved (see :class:`CdrReview`)."""
+        return self.filter(Exists(unresolved_error_findings().filter(cdr=OuterRef("pk"))))
 
     def update(self, **kwargs: Any) -> int:
         if self.filter(status=CdrStatus.FINAL).exists():
@@ -177,6 +189,12 @@ class Cdr(TokenSnapshotModel, SourcedModel):
         ]
         indexes = [
             models.Index(fields=["party", "-end_date_time"], name="cdr_party_end_idx"),
+            # The "held for review" queue: a handful of drafts among millions of final CDRs.
+            models.Index(
+                fields=["validation_status"],
+                condition=Q(status="DRAFT"),
+                name="cdr_draft_validation_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -360,7 +378,125 @@ class CdrFinding(AppendOnlyModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "CDR finding"
-        indexes = [models.Index(fields=["cdr", "-created_at"], name="cdr_finding_cdr_idx")]
+        indexes = [
+            models.Index(fields=["cdr", "-created_at"], name="cdr_finding_cdr_idx"),
+            # The "needs review" queue starts from the (few) ERROR findings.
+            models.Index(
+                fields=["cdr", "-created_at"],
+                condition=Q(severity="ERROR"),
+                name="cdr_finding_error_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.severity} {self.code}"
+
+
+class CdrReview(AppendOnlyModel):
+    """A person's decision about a CDR that needs review. Append-only: the CDR itself is never
+    touched (a final CDR cannot be). The newest review resolves every ERROR finding recorded
+    up to that moment; a check that finds an error later puts the CDR back in the queue.
+    """
+
+    class Decision(models.TextChoices):
+        ACCEPTED = "ACCEPTED", "Accepted (bill as stated)"
+        DISPUTED = "DISPUTED", "Disputed (raise with the partner)"
+
+    cdr = models.ForeignKey(Cdr, on_delete=models.PROTECT, related_name="reviews", db_index=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Staff user who decided. Deactivate users instead of deleting them.",
+    )
+    reviewer_label = models.CharField(max_length=150, help_text="Readable reviewer")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "CDR review"
+        indexes = [models.Index(fields=["cdr", "-created_at"], name="cdr_review_cdr_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.decision} by {self.reviewer_label}"
+
+
+def unresolved_error_findings() -> models.QuerySet[CdrFinding]:
+    """ERROR findings recorded after their CDR's newest review (or of a CDR never reviewed)."""
+    return CdrFinding.objects.filter(severity=CdrFinding.Severity.ERROR).filter(
+        ~Exists(
+            CdrReview.objects.filter(cdr=OuterRef("cdr"), created_at__gte=OuterRef("created_at"))
+        )
+    )
+
+
+def _bound_field(help_text: str) -> models.DecimalField:
+    # Not amount_field: the ops console keeps amount fields read-only, and these are settings.
+    return models.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=help_text,
+    )
+
+
+class PartnerCdrRules(models.Model):
+    """How strictly we check a partner's CDRs (eMSP role). A partner without a row gets the
+    defaults: a tolerance of 0.01 per total and no bounds. Amounts are in the CDR's currency.
+    """
+
+    DEFAULT_TOLERANCE = Decimal("0.01")
+
+    partner = models.OneToOneField(Partner, on_delete=models.CASCADE, related_name="cdr_rules")
+    tolerance = models.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        default=DEFAULT_TOLERANCE,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Largest difference accepted between a stated total and our price, per total "
+        "(excl. and incl. VAT), in the CDR's currency. Beyond it the CDR goes to review.",
+    )
+    min_energy_kwh = _bound_field("Least total_energy (kWh) a CDR may have")
+    max_energy_kwh = _bound_field("Most total_energy (kWh) a CDR may have")
+    min_duration_hours = _bound_field("Shortest total_time (hours)")
+    max_duration_hours = _bound_field("Longest total_time (hours)")
+    max_total_cost_excl_vat = _bound_field("Highest total_cost excl. VAT")
+    max_price_per_kwh_excl_vat = _bound_field(
+        "Highest total_cost excl. VAT per kWh of total_energy"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "CDR rules"
+        verbose_name_plural = "CDR rules"
+
+    def __str__(self) -> str:
+        return f"CDR rules of {self.partner}"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        for low, high in (
+            ("min_energy_kwh", "max_energy_kwh"),
+            ("min_duration_hours", "max_duration_hours"),
+        ):
+            low_value, high_value = getattr(self, low), getattr(self, high)
+            if low_value is not None and high_value is not None and low_value > high_value:
+                errors[high] = f"must not be below {low.replace('_', ' ')}"
+        if errors:
+            raise ValidationError(errors)
+
+
+class PartnerCdrRulesView(Partner):
+    """Partners as the CDR checks see them: the admin lists every partner with its effective
+    rules (defaults included) and edits the rules inline."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "partner CDR rules"
+        verbose_name_plural = "partner CDR rules"

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,11 +18,13 @@ from apps.cdrs.models import (
     CdrChargingPeriod,
     CdrCostLine,
     CdrFinding,
+    CdrReview,
 )
 from apps.cdrs.signed_data import SignedDataReport, SignedValueOutcome, signed_data_verify
 from apps.core.errors import DomainError
 from apps.core.events import ChangeKind, DomainChange, change_announce
 from apps.core.services import Actor, audit_log_record, model_snapshot
+from apps.tariffs.pricing import PeriodInput, PricingResult, SessionInput
 
 # Which CDR total each cost component adds up to.
 COMPONENT_TOTAL_FIELDS: dict[str, str] = {
@@ -29,6 +35,10 @@ COMPONENT_TOTAL_FIELDS: dict[str, str] = {
     CostComponent.RESERVATION: "total_reservation_cost",
 }
 _NEGATED_TOTALS = ["total_cost", *COMPONENT_TOTAL_FIELDS.values()]
+#: The CDR's money totals, each stored excl. and incl. VAT (``<name>_excl_vat``, ...).
+COST_TOTALS: tuple[str, ...] = ("total_cost", *COMPONENT_TOTAL_FIELDS.values())
+#: The CDR's quantities the tariff engine also computes (kWh, hours).
+PRICED_QUANTITIES: tuple[str, ...] = ("total_energy", "total_time", "total_parking_time")
 
 
 def cdr_idempotency_key(*, country_code: str, party_id: str, cdr_id: str) -> str:
@@ -42,18 +52,24 @@ def cdr_session_key(*, country_code: str, party_id: str, session_id: str) -> str
 
 
 def cdr_cost_mismatches(*, cdr: Cdr) -> list[str]:
-    """Where the cost lines do not add up to the CDR's totals (empty when they do)."""
+    """Where the cost lines do not add up to the CDR's totals (empty when they do).
+
+    Each subtotal is the sum of its component's lines; ``total_cost`` the sum of all lines,
+    ADJUSTMENT lines (a tariff's min_price/max_price) included.
+    """
     lines = list(cdr.cost_lines.all())
     problems: list[str] = []
-    grand = {"excl": Decimal(0), "incl": Decimal(0)}
     for component, total_field in COMPONENT_TOTAL_FIELDS.items():
         part = [ln for ln in lines if ln.component == component]
         for kind in ("excl", "incl"):
             summed = sum((getattr(ln, f"amount_{kind}_vat") for ln in part), Decimal(0))
-            grand[kind] += summed
             stated = getattr(cdr, f"{total_field}_{kind}_vat")
             if (stated or Decimal(0)) != summed:
                 problems.append(f"{total_field} {kind}. VAT is {stated}, lines add up to {summed}")
+    grand = {
+        kind: sum((getattr(ln, f"amount_{kind}_vat") for ln in lines), Decimal(0))
+        for kind in ("excl", "incl")
+    }
     for kind in ("excl", "incl"):
         stated = getattr(cdr, f"total_cost_{kind}_vat")
         if (stated or Decimal(0)) != grand[kind]:
@@ -305,3 +321,100 @@ def cdr_check_signed_data(*, cdr: Cdr, actor: Actor = None) -> list[CdrFinding]:
             after={"findings": [f"{f.severity} {f.code}" for f in findings]},
         )
     return findings
+
+
+# -- pricing a stored CDR -----------------------------------------------------------------------
+def cdr_session_input(*, cdr: Cdr, time_zone: str) -> SessionInput:
+    """The CDR's charging periods as the tariff engine prices them (``apps.tariffs.pricing``)."""
+    periods = cdr.charging_periods.order_by("sequence").prefetch_related("dimensions")
+    return SessionInput(
+        start=cdr.start_date_time,
+        end=cdr.end_date_time,
+        periods=tuple(
+            PeriodInput(
+                start=period.start_date_time,
+                dimensions={d.type: d.volume for d in period.dimensions.all()},
+            )
+            for period in periods
+        ),
+        time_zone=time_zone,
+    )
+
+
+def pricing_result_figures(result: PricingResult) -> dict[str, Decimal]:
+    """The engine's totals under the CDR's field names (``total_cost_excl_vat``, ...,
+    ``total_energy``), at full precision."""
+    figures: dict[str, Decimal] = {}
+    for name in COST_TOTALS:
+        amount = getattr(result, name)
+        figures[f"{name}_excl_vat"] = amount.excl_vat
+        figures[f"{name}_incl_vat"] = amount.incl_vat
+    for name in PRICED_QUANTITIES:
+        figures[name] = getattr(result, name)
+    return figures
+
+
+# -- findings and reviews -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class NewFinding:
+    """A finding about to be recorded (see :func:`cdr_findings_record`)."""
+
+    code: str
+    severity: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def cdr_findings_record(
+    *, cdr: Cdr, source: str, found: Iterable[NewFinding], at: datetime | None = None
+) -> list[CdrFinding]:
+    """Append the findings of one check, all with the same ``created_at``. Never touches the
+    CDR itself. Call it inside the check's transaction."""
+    moment = at or timezone.now()
+    return [
+        CdrFinding.objects.create(
+            cdr=cdr,
+            created_at=moment,
+            source=source,
+            code=f.code,
+            severity=f.severity,
+            message=f.message,
+            details=f.details,
+        )
+        for f in found
+    ]
+
+
+def cdr_review_record(*, cdr: Cdr, decision: str, note: str = "", actor: Actor = None) -> CdrReview:
+    """Record a person's decision about a CDR in review; it resolves every ERROR finding
+    recorded so far (the CDR leaves the "needs review" queue). The CDR is not changed.
+
+    A dispute needs a note: it is what the partner will be told.
+    """
+    if decision not in CdrReview.Decision.values:
+        raise DomainError(f"{decision!r} is not a review decision", code="INVALID_DECISION")
+    note = note.strip()
+    if decision == CdrReview.Decision.DISPUTED and not note:
+        raise DomainError("say why the CDR is disputed", code="REVIEW_NOTE_REQUIRED")
+    user = actor if isinstance(actor, AbstractBaseUser) else None
+    if user is not None:
+        label = user.get_username()
+    elif isinstance(actor, str):
+        label = actor
+    else:
+        label = "system"
+    with transaction.atomic():
+        review = CdrReview.objects.create(
+            cdr=cdr,
+            reviewer=cast(Any, user),
+            reviewer_label=label[:150],
+            decision=decision,
+            note=note,
+        )
+        audit_log_record(
+            actor=actor,
+            action="cdr.reviewed",
+            obj=cdr,
+            after={"decision": decision, "note": note, "review": review.pk},
+        )
+    return review
