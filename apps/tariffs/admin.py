@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -7,13 +8,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 
 from apps.core.admin import (
     NoAddAdminMixin,
@@ -27,6 +30,7 @@ from apps.core.admin import (
 from apps.core.errors import DomainError
 from apps.locations.models import Location
 from apps.partners.admin import ConnectionListFilter, PartyOwnerFilter
+from apps.tariffs.enums import TariffType
 from apps.tariffs.models import Tariff, TariffVersion
 from apps.tariffs.pricing import (
     Dimension,
@@ -38,7 +42,7 @@ from apps.tariffs.pricing import (
     text,
 )
 from apps.tariffs.pricing.render import COST_FIELDS
-from apps.tariffs.services import tariff_version_spec
+from apps.tariffs.services import TariffContent, tariff_publish_version, tariff_version_spec
 
 PREVIEW_PERIODS_HELP = (
     "One period per line: its start in minutes after charging began, then any of "
@@ -168,6 +172,80 @@ class PricePreviewForm(forms.Form):
         return price_session(tariff_version_spec(data["version"]), session)
 
 
+class TariffVersionForm(forms.Form):
+    """New content for one of our tariffs; every field of a TariffVersion."""
+
+    currency = forms.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217, e.g. EUR")
+    type = forms.ChoiceField(
+        choices=[("", "— (all sessions)"), *TariffType.choices], required=False
+    )
+    elements = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 18, "cols": 90, "class": "vLargeTextField"}),
+        help_text="JSON list of tariff elements: price_components (type, price, vat, "
+        "step_size) and restrictions. Numbers are kept exactly.",
+    )
+    min_price_excl_vat = forms.DecimalField(required=False, decimal_places=10)
+    min_price_incl_vat = forms.DecimalField(required=False, decimal_places=10)
+    max_price_excl_vat = forms.DecimalField(required=False, decimal_places=10)
+    max_price_incl_vat = forms.DecimalField(required=False, decimal_places=10)
+    start_date_time = forms.DateTimeField(required=False, help_text="UTC")
+    end_date_time = forms.DateTimeField(required=False, help_text="UTC")
+    alt_text = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 90}),
+        help_text='JSON list of display texts, e.g. [{"language": "en", "text": "..."}]',
+    )  # fmt: skip
+    alt_url = forms.URLField(required=False, max_length=255, assume_scheme="https")
+
+    @staticmethod
+    def _json(text: str, field: str) -> Any:
+        try:
+            return json.loads(text or "[]", parse_float=Decimal)
+        except ValueError as exc:
+            raise forms.ValidationError(f"{field}: not valid JSON ({exc})") from None
+
+    def clean_elements(self) -> Any:
+        return self._json(self.cleaned_data["elements"], "elements")
+
+    def clean_alt_text(self) -> Any:
+        return self._json(self.cleaned_data["alt_text"], "alt_text")
+
+    def content(self) -> TariffContent:
+        data = self.cleaned_data
+        return TariffContent(
+            currency=data["currency"],
+            type=data["type"] or "",
+            elements=data["elements"],
+            last_updated=timezone.now(),
+            alt_text=data["alt_text"] or [],
+            alt_url=data["alt_url"] or "",
+            min_price_excl_vat=data["min_price_excl_vat"],
+            min_price_incl_vat=data["min_price_incl_vat"],
+            max_price_excl_vat=data["max_price_excl_vat"],
+            max_price_incl_vat=data["max_price_incl_vat"],
+            start_date_time=data["start_date_time"],
+            end_date_time=data["end_date_time"],
+            energy_mix=None,
+        )
+
+    @classmethod
+    def initial_from(cls, version: TariffVersion | None, tariff: Tariff) -> dict[str, Any]:
+        if version is None:
+            return {"currency": tariff.currency, "elements": "[]", "alt_text": "[]"}
+        return {
+            "currency": version.currency,
+            "type": version.type,
+            "elements": json.dumps(version.elements, indent=2, cls=DjangoJSONEncoder),
+            "min_price_excl_vat": version.min_price_excl_vat,
+            "min_price_incl_vat": version.min_price_incl_vat,
+            "max_price_excl_vat": version.max_price_excl_vat,
+            "max_price_incl_vat": version.max_price_incl_vat,
+            "start_date_time": version.start_date_time,
+            "end_date_time": version.end_date_time,
+            "alt_text": json.dumps(version.alt_text, cls=DjangoJSONEncoder),
+            "alt_url": version.alt_url,
+        }
+
+
 class TariffVersionInline(ReadOnlyAdminMixin, OpsTabularInline):
     model = TariffVersion
     fields = ("number", "recorded_at", "origin", "last_updated", "source_connection")
@@ -228,7 +306,59 @@ class TariffAdmin(NoAddAdminMixin, OpsModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         name = f"{self.opts.app_label}_{self.opts.model_name}_preview"
         view = self.admin_site.admin_view(self.preview_view)
-        return [path("<path:object_id>/preview/", view, name=name), *super().get_urls()]
+        publish = self.admin_site.admin_view(self.new_version_view)
+        return [
+            path("<path:object_id>/preview/", view, name=name),
+            path(
+                "<path:object_id>/new-version/",
+                publish,
+                name=f"{self.opts.app_label}_{self.opts.model_name}_new_version",
+            ),
+            *super().get_urls(),
+        ]
+
+    def new_version_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Publish new content for one of our tariffs: it becomes a new immutable version."""
+        tariff = self.get_object(request, unquote(object_id))
+        if tariff is None:
+            raise Http404("no such tariff")
+        if not self.has_change_permission(request, tariff) or not tariff.party.is_own:
+            raise PermissionDenied
+        latest = tariff.latest_version()
+        form = TariffVersionForm(
+            request.POST if request.method == "POST" else None,
+            initial=TariffVersionForm.initial_from(latest, tariff),
+        )
+        change_url = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+            args=[tariff.pk],
+            current_app=self.admin_site.name,
+        )
+        if form.is_bound and form.is_valid():
+            try:
+                version, created = tariff_publish_version(
+                    tariff=tariff, content=form.content(), actor=request.user
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                if created:
+                    self.message_user(
+                        request, f"Version {version.number} published.", messages.SUCCESS
+                    )
+                else:
+                    self.message_user(request, "Nothing changed: no new version.", messages.WARNING)
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": tariff,
+            "title": f"New version of {tariff}",
+            "form": form,
+            "latest": latest,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/tariffs/new_version.html", context)
 
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Price a hypothetical session under one of the tariff's versions (stores nothing)."""

@@ -108,3 +108,24 @@ def tariff_version_spec(version: TariffVersion) -> TariffSpec:
         start_date_time=version.start_date_time,
         end_date_time=version.end_date_time,
     )
+
+
+def tariff_publish_version(
+    *, tariff: Tariff, content: TariffContent, actor: Actor = None
+) -> tuple[TariffVersion, bool]:
+    """Publish new content for one of OUR tariffs: checked by the engine's parser, recorded
+    as a new immutable version (unless nothing changed), and announced to partners."""
+    from apps.core.errors import DomainError
+    from apps.core.events import ChangeKind, DomainChange, change_announce
+    from apps.tariffs.pricing import tariff_spec_from_content
+
+    if not tariff.party.is_own:
+        raise DomainError("only our own tariffs are published here; a partner's come from it")
+    tariff_spec_from_content(content, tariff_id=tariff.tariff_id)  # raises InvalidTariff
+    with transaction.atomic():
+        version, created = tariff_version_record(
+            tariff=tariff, content=content, origin=VersionOrigin.PUBLISHED, actor=actor
+        )
+        if created:
+            change_announce(DomainChange(kind=ChangeKind.TARIFF, object_id=tariff.pk))
+    return version, created
