@@ -25,6 +25,10 @@ _REFRESH = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 )
+_RELEASE = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('del', KEYS[1]) else return 0 end"
+)
 
 
 class _RedisLock:
@@ -35,11 +39,15 @@ class _RedisLock:
         self.ttl_ms = int(ttl * 1000)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._refresh = self.client.register_script(_REFRESH)
+        self._release = self.client.register_script(_RELEASE)
 
     def held(self) -> bool:
         if self.client.set(LOCK_KEY, self.owner, nx=True, px=self.ttl_ms):
             return True
         return bool(self._refresh(keys=[LOCK_KEY], args=[self.owner, self.ttl_ms]))
+
+    def release(self) -> None:
+        self._release(keys=[LOCK_KEY], args=[self.owner])
 
 
 class _FileLock:
@@ -58,6 +66,11 @@ class _FileLock:
             return False
         self.handle = handle
         return True
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.handle.close()  # closing the file drops the flock
+            self.handle = None
 
 
 class LockedScheduler(PersistentScheduler):
@@ -84,3 +97,11 @@ class LockedScheduler(PersistentScheduler):
             self.leading = leading
         if leading:
             super().apply_entry(entry, producer=producer)
+
+    def close(self) -> None:
+        """On a clean stop, hand the lead over at once instead of after the lock's TTL."""
+        try:
+            self.lock.release()
+        except Exception:  # the lock expires by itself anyway
+            logger.exception("could not release the beat lock")
+        super().close()

@@ -28,6 +28,7 @@ from apps.ocpi.services.delivery import (
     deliveries_retry_now,
     deliveries_run,
     deliveries_sweep,
+    delivery_attempt,
 )
 from apps.ocpi.versions import VersionNumber
 from apps.partners.enums import ConnectionStatus
@@ -305,3 +306,26 @@ def test_backlog_admin_and_operator_controls(ocpi_peer: OcpiPeer, staff_client: 
     staff_client.post(url, {"action": "resume_outbound", "_selected_action": [connection.pk]})
     connection.refresh_from_db()
     assert not connection.outbound_paused
+
+
+def test_a_claim_that_outlived_its_lease_never_sends_twice(ocpi_peer: OcpiPeer) -> None:
+    """Regression: a slow batch's later rows outlived the lease granted at claim time; the
+    sweep gave them to another worker and both sent them."""
+    connection = emsp_connection(ocpi_peer)
+    ocpi_peer.handler = stores_and_locates
+    cdrs = [final_cdr() for _ in range(3)]
+    slow = deliveries_claim(claim_token="worker-a")
+    assert len(slow) == 3
+    # Worker A is still busy with another row when the leases of these run out.
+    OutboundDelivery.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    deliveries_sweep()
+    revived = OutboundDelivery.objects.get(object_id=cdrs[0].pk)
+    assert revived.status == DeliveryStatus.PENDING
+    assert revived.attempts == 0  # it was never sent: no attempt is counted
+    deliveries_run(connection_id=connection.pk)  # worker B delivers them
+    for delivery_id in slow:  # worker A gets to them at last
+        assert delivery_attempt(delivery_id, "worker-a") == "CLAIM_LOST"
+    assert sorted(r.json()["id"] for r in ocpi_peer.requests) == sorted(c.cdr_id for c in cdrs)
+    assert set(OutboundDelivery.objects.values_list("status", "attempts")) == {
+        (DeliveryStatus.DELIVERED, 1)
+    }

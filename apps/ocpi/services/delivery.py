@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from apps.cdrs.enums import CdrOrigin, CdrStatus
@@ -48,6 +49,7 @@ from apps.partners.models import PartnerConnection
 logger = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = (ConnectionStatus.CONNECTED, ConnectionStatus.SUSPENDED)
+CLAIM_LOST = "CLAIM_LOST"
 
 
 # -- what is pushed where ----------------------------------------------------------------------
@@ -218,13 +220,20 @@ def _due(connection_id: int | None, now: datetime) -> Any:
 
 def _lease() -> timedelta:
     # Longer than any single exchange can take (the client's own deadline is 3x its timeout).
-    return timedelta(seconds=settings.OCPI_OUTBOUND_TIMEOUT * 5 + 30)
+    return timedelta(seconds=settings.OCPI_DELIVERY_LEASE_SECONDS)
 
 
-def deliveries_claim(*, connection_id: int | None = None, limit: int | None = None) -> list[int]:
-    """Claim up to ``limit`` due deliveries for this worker; returns their ids."""
+def deliveries_claim(
+    *, connection_id: int | None = None, limit: int | None = None, claim_token: str = ""
+) -> list[int]:
+    """Claim up to ``limit`` due deliveries for this worker; returns their ids.
+
+    The rows carry ``claim_token``: every later write by this worker is conditional on it, so
+    a row the sweep gave away (lease expired) is never sent or finished by two workers.
+    """
     now = timezone.now()
     limit = limit or settings.OCPI_DELIVERY_BATCH
+    token = claim_token or uuid.uuid4().hex
     with transaction.atomic():
         candidates = list(
             _due(connection_id, now)
@@ -240,11 +249,26 @@ def deliveries_claim(*, connection_id: int | None = None, limit: int | None = No
             ).update(
                 status=DeliveryStatus.IN_FLIGHT,
                 lease_expires_at=now + _lease(),
-                last_attempt_at=now,
+                claim_token=token,
+                claimed_at=now,
             )
             if won:
                 claimed.append(delivery_id)
     return claimed
+
+
+def _start_sending(delivery_id: int, claim_token: str) -> bool:
+    """Renew the row's lease just before sending it; False if the claim was lost meanwhile.
+
+    A batch is sent row after row, so the lease granted at claim time may run out for the
+    last rows of a slow batch; renewing per row keeps the lease about one exchange long.
+    """
+    now = timezone.now()
+    return bool(
+        OutboundDelivery.objects.filter(
+            pk=delivery_id, status=DeliveryStatus.IN_FLIGHT, claim_token=claim_token
+        ).update(lease_expires_at=now + _lease(), last_attempt_at=now)
+    )
 
 
 @dataclass(frozen=True)
@@ -306,11 +330,12 @@ def _backoff(attempts: int) -> float:
     return delay * random.uniform(0.5, 1.5)
 
 
-def delivery_attempt(delivery_id: int) -> str:
-    """Send one claimed delivery and record the outcome. Returns the new status."""
+def delivery_attempt(delivery_id: int, claim_token: str) -> str:
+    """Send one claimed delivery and record the outcome. Returns the new status, or
+    ``"CLAIM_LOST"`` when the row is no longer this claim's (the sweep gave it away)."""
+    if not _start_sending(delivery_id, claim_token):
+        return CLAIM_LOST
     delivery = OutboundDelivery.objects.select_related("connection").get(pk=delivery_id)
-    if delivery.status != DeliveryStatus.IN_FLIGHT:
-        return str(delivery.status)
     kind = KINDS.get(delivery.kind)
     obj = kind.load(delivery.object_id) if kind else None
     connection = delivery.connection
@@ -330,7 +355,7 @@ def delivery_attempt(delivery_id: int) -> str:
         outcome = Outcome(False, permanent=exc.kind == "unsafe_url", error=str(exc))
     if outcome.delivered:
         return _finish(delivery, DeliveryStatus.DELIVERED, outcome)
-    attempts = delivery.attempts + 1
+    attempts = delivery.attempts + 1  # this one included
     if outcome.permanent or attempts >= settings.OCPI_DELIVERY_MAX_ATTEMPTS:
         return _finish(delivery, DeliveryStatus.DEAD, outcome)
     wait = outcome.retry_after if outcome.retry_after is not None else _backoff(attempts)
@@ -362,10 +387,10 @@ def _finish(delivery: OutboundDelivery, status: str, outcome: Outcome, *, wait: 
         if newer.exists():
             fields["status"] = DeliveryStatus.DISCARDED
             fields["last_error"] = f"superseded by a newer change ({outcome.error})"[:2000]
-    OutboundDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.IN_FLIGHT).update(
-        **fields
-    )
-    return str(fields["status"])
+    finished = OutboundDelivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.IN_FLIGHT, claim_token=delivery.claim_token
+    ).update(**fields)
+    return str(fields["status"]) if finished else CLAIM_LOST
 
 
 @dataclass(frozen=True)
@@ -378,12 +403,13 @@ class RunReport:
 def deliveries_run(*, connection_id: int | None = None, max_batches: int = 20) -> RunReport:
     claimed = delivered = 0
     for _ in range(max_batches):
-        ids = deliveries_claim(connection_id=connection_id)
+        token = uuid.uuid4().hex
+        ids = deliveries_claim(connection_id=connection_id, claim_token=token)
         if not ids:
             break
         claimed += len(ids)
         for delivery_id in ids:
-            if delivery_attempt(delivery_id) == DeliveryStatus.DELIVERED:
+            if delivery_attempt(delivery_id, token) == DeliveryStatus.DELIVERED:
                 delivered += 1
     nxt = (
         OutboundDelivery.objects.filter(status=DeliveryStatus.PENDING)
@@ -409,14 +435,26 @@ def deliveries_sweep() -> list[int]:
             object_id=delivery.object_id,
             status=DeliveryStatus.PENDING,
         ).exists()
+        # Count an attempt only if sending had started (the partner may have got it).
+        started = bool(
+            delivery.last_attempt_at
+            and delivery.claimed_at
+            and delivery.last_attempt_at >= delivery.claimed_at
+        )
         OutboundDelivery.objects.filter(
-            pk=delivery.pk, status=DeliveryStatus.IN_FLIGHT, lease_expires_at__lte=now
+            pk=delivery.pk,
+            status=DeliveryStatus.IN_FLIGHT,
+            claim_token=delivery.claim_token,
+            lease_expires_at__lte=now,
         ).update(
             status=DeliveryStatus.DISCARDED if newer else DeliveryStatus.PENDING,
             lease_expires_at=None,
+            claim_token="",
             next_attempt_at=now,
-            attempts=delivery.attempts + 1,
-            last_error="the worker sending it was lost",
+            attempts=F("attempts") + (1 if started else 0),
+            last_error="the worker sending it was lost"
+            if started
+            else "the worker that claimed it was lost before sending it",
         )
     return sorted(set(_due(None, now).values_list("connection_id", flat=True)))
 
