@@ -24,6 +24,7 @@ from apps.cdrs.signed_data import SignedDataReport, SignedValueOutcome, signed_d
 from apps.core.errors import DomainError
 from apps.core.events import ChangeKind, DomainChange, change_announce
 from apps.core.services import Actor, audit_log_record, model_snapshot
+from apps.locations.models import Connector, Evse, Location
 from apps.tariffs.pricing import PeriodInput, PricingResult, SessionInput
 
 # Which CDR total each cost component adds up to.
@@ -418,3 +419,27 @@ def cdr_review_record(*, cdr: Cdr, decision: str, note: str = "", actor: Actor =
             after={"decision": decision, "note": note, "review": review.pk},
         )
     return review
+
+
+def cdr_location_snapshot(
+    *, location: Location, evse: Evse, connector: Connector
+) -> dict[str, Any]:
+    """The CDR fields that seal where the session happened, as it was (spec 8.1)."""
+    return {
+        "location_ref": location.location_id,
+        "location": location,
+        "location_name": location.name,
+        "location_address": location.address,
+        "location_city": location.city,
+        "location_postal_code": location.postal_code,
+        "location_state": location.state,
+        "location_country": location.country,
+        "location_latitude": location.latitude,
+        "location_longitude": location.longitude,
+        "evse_uid": evse.uid,
+        "evse_id": evse.evse_id,
+        "connector_ref": connector.connector_id,
+        "connector_standard": connector.standard,
+        "connector_format": connector.format,
+        "connector_power_type": connector.power_type,
+    }
