@@ -84,7 +84,7 @@ from apps.core.errors import DomainError
 from apps.core.events import ChangeKind, DomainChange, change_listener
 from apps.core.fields import AMOUNT_DECIMALS
 from apps.core.money import CurrencyError, validate_currency
-from apps.core.services import Actor, audit_log_record, model_snapshot
+from apps.core.services import Actor, audit_log_record
 from apps.locations.enums import ConnectorFormat, ConnectorStandard, PowerType
 from apps.locations.models import Connector, Evse, Location
 from apps.partners.models import Party
@@ -100,7 +100,11 @@ from apps.tariffs.pricing import (
     price_session,
     select_tariff,
 )
-from apps.tariffs.services import tariff_version_in_effect, tariff_version_spec
+from apps.tariffs.services import (
+    tariff_version_in_effect,
+    tariff_version_snapshot,
+    tariff_version_spec,
+)
 from apps.tokens.enums import TokenType
 
 logger = logging.getLogger(__name__)
@@ -109,22 +113,6 @@ logger = logging.getLogger(__name__)
 STORED = Decimal(1).scaleb(-AMOUNT_DECIMALS)
 #: How far a stored figure may be from the engine's, per line summed into it.
 _PER_LINE_SLACK = STORED / 2
-#: The tariff version fields copied into the CDR's ``tariffs`` snapshot (canonical form).
-TARIFF_SNAPSHOT_FIELDS = [
-    "currency",
-    "type",
-    "alt_text",
-    "alt_url",
-    "min_price_excl_vat",
-    "min_price_incl_vat",
-    "max_price_excl_vat",
-    "max_price_incl_vat",
-    "elements",
-    "start_date_time",
-    "end_date_time",
-    "energy_mix",
-    "last_updated",
-]
 #: The price component type of each priced dimension (CdrCostLine.dimension).
 _COMPONENT_TYPE = {
     Dimension.FLAT: "FLAT",
@@ -360,14 +348,7 @@ def _create_cdr(
         **cdr_location_snapshot(location=location, evse=evse, connector=connector),
         meter_id=session.meter_id,
         currency=result.currency,
-        tariffs_snapshot=[
-            {
-                "party": tariff.party.code,
-                "tariff_id": tariff.tariff_id,
-                "version": choice.version.number,
-                **model_snapshot(choice.version, fields=TARIFF_SNAPSHOT_FIELDS),
-            }
-        ],
+        tariffs_snapshot=[tariff_version_snapshot(choice.version)],
         signed_data=None,  # sessions carry no signed meter data yet
         total_energy=stored_amount(result.total_energy),
         total_time=stored_amount(result.total_time),

@@ -52,7 +52,6 @@ from apps.charging_sessions.models import (
     SessionChargingDimension,
     SessionChargingPeriod,
 )
-from apps.core.services import model_snapshot
 from apps.demo.pricing import Charge, Period, describe_restrictions, price_periods
 from apps.locations.enums import (
     Capability,
@@ -72,7 +71,12 @@ from apps.partners.models import Partner, PartnerConnection, Party
 from apps.partners.services import party_ensure_own_default
 from apps.tariffs.enums import TariffDimensionType, TariffType, VersionOrigin
 from apps.tariffs.models import Tariff, TariffVersion
-from apps.tariffs.services import TariffContent, tariff_version_in_effect, tariff_version_record
+from apps.tariffs.services import (
+    TariffContent,
+    tariff_version_in_effect,
+    tariff_version_record,
+    tariff_version_snapshot,
+)
 from apps.tokens.enums import ProfileType, TokenType, WhitelistType
 from apps.tokens.models import Token
 
@@ -1858,21 +1862,6 @@ _UNITS = {  # (unit of the volume, unit of the price)
     TariffDimensionType.TIME: ("h of charging", "hour"),
     TariffDimensionType.PARKING_TIME: ("h of parking", "hour"),
 }
-_SNAPSHOT_FIELDS = [
-    "currency",
-    "type",
-    "alt_text",
-    "alt_url",
-    "min_price_excl_vat",
-    "min_price_incl_vat",
-    "max_price_excl_vat",
-    "max_price_incl_vat",
-    "elements",
-    "start_date_time",
-    "end_date_time",
-    "energy_mix",
-    "last_updated",
-]
 
 
 def _plain(value: Decimal) -> str:
@@ -1993,12 +1982,7 @@ def _cdr_row(
     # Received: the version it came in. Generated: the version we emit it in to the token's
     # eMSP (our own drivers' CDRs are rendered in our current version).
     via = source or connections.get(sp.token.owner)
-    snapshot = {
-        "party": party.code,
-        "tariff_id": tariff.tariff_id,
-        "version": priced.version.number,
-        **model_snapshot(priced.version, fields=_SNAPSHOT_FIELDS),
-    }
+    snapshot = tariff_version_snapshot(priced.version)
     return Cdr(
         party=party,
         cdr_id=sp.cdr_id,

@@ -10,12 +10,14 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from apps.core.errors import DomainError
+from apps.core.events import ChangeKind, DomainChange, change_announce
 from apps.core.money import validate_currency
-from apps.core.services import Actor, audit_log_record
+from apps.core.services import Actor, audit_log_record, model_snapshot
 from apps.partners.models import PartnerConnection
 from apps.tariffs.enums import VersionOrigin
 from apps.tariffs.models import Tariff, TariffVersion
-from apps.tariffs.pricing import TariffSpec, tariff_spec
+from apps.tariffs.pricing import TariffSpec, tariff_spec, tariff_spec_from_content
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,6 @@ def tariff_publish_version(
 ) -> tuple[TariffVersion, bool]:
     """Publish new content for one of OUR tariffs: checked by the engine's parser, recorded
     as a new immutable version (unless nothing changed), and announced to partners."""
-    from apps.core.errors import DomainError
-    from apps.core.events import ChangeKind, DomainChange, change_announce
-    from apps.tariffs.pricing import tariff_spec_from_content
-
     if not tariff.party.is_own:
         raise DomainError("only our own tariffs are published here; a partner's come from it")
     tariff_spec_from_content(content, tariff_id=tariff.tariff_id)  # raises InvalidTariff
@@ -129,3 +127,21 @@ def tariff_publish_version(
         if created:
             change_announce(DomainChange(kind=ChangeKind.TARIFF, object_id=tariff.pk))
     return version, created
+
+
+#: The version fields a CDR's ``tariffs`` snapshot keeps (canonical form).
+_SNAPSHOT_FIELDS = [
+    "currency", "type", "alt_text", "alt_url", "min_price_excl_vat", "min_price_incl_vat",
+    "max_price_excl_vat", "max_price_incl_vat", "elements", "start_date_time", "end_date_time",
+    "energy_mix", "last_updated",
+]  # fmt: skip
+
+
+def tariff_version_snapshot(version: TariffVersion) -> dict[str, Any]:
+    """A JSON-safe copy of a tariff version, as a CDR seals it."""
+    return {
+        "party": version.tariff.party.code,
+        "tariff_id": version.tariff.tariff_id,
+        "version": version.number,
+        **model_snapshot(version, fields=_SNAPSHOT_FIELDS),
+    }
