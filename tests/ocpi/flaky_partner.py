@@ -20,12 +20,11 @@ import threading
 import time
 from collections import Counter
 from enum import StrEnum
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from apps.ocpi.common import jsonutil
-from tests.ocpi.httpserver import envelope
+from tests.ocpi.httpserver import LocalServer, envelope
 
 CdrKey = tuple[str, str, str]  # (country_code, party_id, id)
 
@@ -54,7 +53,7 @@ class LostHow(StrEnum):
     HOLD = "hold"  # silence past the client's timeout, then FIN
 
 
-class FlakyEmsp:
+class FlakyEmsp(LocalServer):
     """Start with ``with FlakyEmsp(seed=...) as partner:``; POST CDRs to ``partner.cdrs_url``.
 
     ``authorization`` is the header value to expect (any when empty). ``hold`` is how long a
@@ -89,35 +88,11 @@ class FlakyEmsp:
         self.divergent: list[CdrKey] = []  # a repeated POST whose body differs from the stored
         self.refused: list[str] = []  # requests a conformant receiver must refuse (should be none)
         self.refused_posts = 0
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> FlakyEmsp:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FlakyEmsp:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__()
 
     @property
     def cdrs_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/ocpi/emsp/2.2.1/cdrs"
+        return f"http://127.0.0.1:{self.port}/ocpi/emsp/2.2.1/cdrs"
 
     # -- figures -----------------------------------------------------------------------------
     @property
@@ -154,13 +129,12 @@ class FlakyEmsp:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_POST(self) -> None:
-        partner = self.server.partner
+        partner: FlakyEmsp = self.server.owner  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         checked = self._check(partner, body)
@@ -265,13 +239,4 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, partner: FlakyEmsp) -> None:
-        self.partner = partner
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients killed mid-request are expected here
+FlakyEmsp.request_handler = _Handler  # defined after the class that owns its state

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from apps.ocpi.common import jsonutil
@@ -98,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         request = RecordedRequest(self.command, self.path, self.headers, body)
-        peer = self.server.peer
+        peer: OcpiPeer = self.server.owner
         with peer.lock:
             peer.requests.append(request)
         reply = peer.next_reply(request)
@@ -142,28 +142,27 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # a handler still sleeping (timeout tests) must not delay teardown
 
-    def __init__(self, peer: OcpiPeer) -> None:
-        self.peer = peer
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, owner: Any, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.owner = owner  # the LocalServer whose state the handler uses
+        super().__init__(("127.0.0.1", 0), handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that hang up early are expected here
+        pass  # clients that hang up early (timeouts, kills) are expected here
 
 
-class OcpiPeer:
-    """The server; start it with ``with OcpiPeer() as peer:`` (or :meth:`start`/:meth:`stop`)."""
+class LocalServer:
+    """A threaded HTTP server on 127.0.0.1 (ephemeral port) serving ``request_handler``; the
+    handler reaches this object as ``self.server.owner``. Use ``with`` or start()/stop()."""
+
+    request_handler: type[BaseHTTPRequestHandler]
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests: list[RecordedRequest] = []
-        self._script = _Script()
-        self._server = _Server(self)
+        self._server = _Server(self, self.request_handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> OcpiPeer:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -172,7 +171,7 @@ class OcpiPeer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> OcpiPeer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -183,11 +182,23 @@ class OcpiPeer:
     ) -> None:
         self.stop()
 
-    # -- addressing --------------------------------------------------------------------------
     @property
     def port(self) -> int:
         return int(self._server.server_address[1])
 
+
+class OcpiPeer(LocalServer):
+    """The server; start it with ``with OcpiPeer() as peer:`` (or :meth:`start`/:meth:`stop`)."""
+
+    request_handler = _Handler
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests: list[RecordedRequest] = []
+        self._script = _Script()
+        super().__init__()
+
+    # -- addressing --------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
