@@ -22,12 +22,15 @@ OCPI_PREFIX = "/ocpi/"
 
 
 def _ocpi_status(response: HttpResponse) -> int | None:
-    if "json" not in response.get("Content-Type", "") or getattr(response, "streaming", False):
-        return None
-    try:
-        body = jsonutil.loads(response.content)
-    except ValueError:
-        return None
+    # OCPI views answer with a DRF Response that still holds the envelope: no re-parsing.
+    body = getattr(response, "data", None)
+    if body is None:
+        if "json" not in response.get("Content-Type", "") or getattr(response, "streaming", False):
+            return None
+        try:
+            body = jsonutil.loads(response.content)
+        except ValueError:
+            return None
     code = body.get("status_code") if isinstance(body, dict) else None
     return code if isinstance(code, int) else None
 
