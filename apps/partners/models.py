@@ -234,6 +234,16 @@ class PublishableModel(models.Model):
     class Meta:
         abstract = True
 
+    @classmethod
+    def published_to_q(cls, partner: Partner) -> models.Q:
+        """Filter: the objects of this model published to ``partner``."""
+        selected = cls.publish_partners.through.objects.filter(  # type: ignore[attr-defined]
+            **{f"{cls._meta.model_name}_id": models.OuterRef("pk"), "partner_id": partner.pk}
+        )
+        return models.Q(publish_scope=PublishScope.ALL) | models.Q(
+            models.Exists(selected), publish_scope=PublishScope.SELECTED
+        )
+
     def is_published_to(self, partner: Partner) -> bool:
         if self.publish_scope == PublishScope.ALL:
             return True

@@ -7,7 +7,7 @@ partner's dialect is a subclass registered under its own profile name (see ``reg
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from apps.ocpi.versions import VersionNumber
 
@@ -44,8 +44,27 @@ class CredentialsInfo:
     roles: list[PartyRole] = field(default_factory=list)
 
 
+class Codec(Protocol):
+    """Wire ⇄ canonical for one kind of object (a location, an EVSE, a token ...) of one version.
+
+    ``parse`` validates a wire dict and returns canonical data (or raises ``InvalidParameters``
+    naming the bad field); ``partial`` parses a PATCH body (only the fields present, and
+    ``last_updated`` required where the module says so). ``render`` turns a canonical object
+    into the wire dict.
+    """
+
+    def parse(self, data: Any, *, partial: bool = False) -> Any: ...
+
+    def render(self, obj: Any) -> dict[str, Any]: ...
+
+
 class Adapter:
-    """Base of every adapter. Subclasses set ``profile`` and ``version`` and are registered."""
+    """Base of every adapter. Subclasses set ``profile`` and ``version`` and are registered.
+
+    Functional objects go through :meth:`parse` and :meth:`render` with a kind name. A dialect
+    that deviates for one kind defines ``parse_<kind>``/``render_<kind>`` (same signature as the
+    codec's method) and may call the standard codec through ``self.codecs[kind]``.
+    """
 
     profile: ClassVar[str]
     version: ClassVar[VersionNumber]
@@ -57,6 +76,28 @@ class Adapter:
     requires_routing_headers: ClassVar[bool] = True
     #: Modules the partner must offer for a registration to succeed.
     required_endpoints: ClassVar[frozenset[str]] = frozenset({"credentials"})
+    #: The version's codecs by kind (filled by the version's module packages).
+    codecs: ClassVar[dict[str, Codec]] = {}
+
+    # -- functional objects ----------------------------------------------------------------
+    def parse(self, kind: str, data: Any, *, partial: bool = False) -> Any:
+        hook = getattr(self, f"parse_{kind}", None)
+        if hook is not None:
+            return hook(data, partial=partial)
+        return self._codec(kind).parse(data, partial=partial)
+
+    def render(self, kind: str, obj: Any) -> dict[str, Any]:
+        hook = getattr(self, f"render_{kind}", None)
+        if hook is not None:
+            result: dict[str, Any] = hook(obj)
+            return result
+        return self._codec(kind).render(obj)
+
+    def _codec(self, kind: str) -> Codec:
+        try:
+            return self.codecs[kind]
+        except KeyError:
+            raise NotImplementedError(f"{type(self).__name__} has no codec for {kind!r}") from None
 
     # -- versions -------------------------------------------------------------------------
     def parse_versions(self, data: Any) -> list[VersionInfo]:
@@ -74,9 +115,4 @@ class Adapter:
         raise NotImplementedError
 
     def render_credentials(self, credentials: CredentialsInfo) -> dict[str, Any]:
-        raise NotImplementedError
-
-    # -- functional objects we push --------------------------------------------------------
-    def render_cdr(self, cdr: Any) -> dict[str, Any]:
-        """A final CDR of ours in this version's wire shape."""
         raise NotImplementedError

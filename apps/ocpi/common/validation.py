@@ -32,11 +32,41 @@ def _flatten(errors: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}: {errors}" if prefix else str(errors)]
 
 
-def validated(serializer_class: type[serializers.Serializer[Any]], data: Any) -> Any:
-    """Validate wire data; on failure raise ``InvalidParameters`` (OCPI 2001) naming fields."""
+def validated(
+    serializer_class: type[serializers.Serializer[Any]], data: Any, *, partial: bool = False
+) -> Any:
+    """Validate wire data; on failure raise ``InvalidParameters`` (OCPI 2001) naming fields.
+
+    ``partial``: a PATCH body (required fields may be absent; ``last_updated`` is checked by
+    :func:`require_last_updated`).
+    """
     if not isinstance(data, dict):
         raise InvalidParameters("the request body must be a JSON object")
-    serializer = serializer_class(data=data)
+    serializer = serializer_class(data=data, partial=partial)
     if not serializer.is_valid():
         raise InvalidParameters("; ".join(_flatten(serializer.errors)))
     return serializer.validated_data
+
+
+def require_last_updated(data: Any) -> None:
+    """Every PATCH in Locations, Sessions and Tokens carries ``last_updated`` (spec 2.8)."""
+    if isinstance(data, dict) and data.get("last_updated") in (None, ""):
+        raise InvalidParameters("last_updated: required in a PATCH")
+
+
+def identity_check(data: Any, expected: dict[str, str]) -> None:
+    """The ids in a pushed body must equal those in the URL (case-insensitively; spec 2.9).
+
+    Fields absent from the body are not checked here (a PATCH may leave them out; a PUT's
+    serializer requires them).
+    """
+    if not isinstance(data, dict):
+        return
+    for field, value in expected.items():
+        given = data.get(field)
+        if given is None:
+            continue
+        if not isinstance(given, str) or given.casefold() != value.casefold():
+            raise InvalidParameters(
+                f"{field}: {given!r} in the body does not match {value!r} in the URL"
+            )

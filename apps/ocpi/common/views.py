@@ -6,16 +6,19 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+from django.db import connection as db_connection
+from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.upsert import Upserted
 from apps.ocpi.adapters.registry import get_adapter
 from apps.ocpi.common.auth import authenticate
 from apps.ocpi.common.envelope import NO_DATA, OcpiJSONRenderer, envelope
-from apps.ocpi.common.errors import OcpiError
+from apps.ocpi.common.errors import NotFound, OcpiError
 from apps.ocpi.common.pagination import paginate
 from apps.ocpi.common.parsers import OcpiJSONParser
 from apps.ocpi.common.routing import (
@@ -27,7 +30,7 @@ from apps.ocpi.common.routing import (
     routing_check,
 )
 from apps.ocpi.common.status import OcpiStatus
-from apps.partners.models import PartnerConnection
+from apps.partners.models import PartnerConnection, Party
 
 logger = logging.getLogger(__name__)
 
@@ -126,3 +129,48 @@ class OcpiView(APIView):
             status=http_status,
             headers=headers,
         )
+
+
+class FunctionalView(OcpiView):
+    """Base of the functional modules (Locations, Tariffs, Tokens, Sessions, CDRs, Commands ...).
+
+    Receiver side: objects are addressed by their owner (``country_code``/``party_id`` in the
+    URL), and a caller may only touch the parties its connection represents. Sender side: what
+    a caller sees is what our own parties in the module's role publish to its partner.
+    """
+
+    def owner_party(self, country_code: str, party_id: str) -> Party:
+        """The party an object URL names, if this connection may speak for it; else 404."""
+        party = (
+            self.connection.represented_parties.filter(
+                country_code__iexact=country_code, party_id__iexact=party_id
+            ).first()
+            if country_code and party_id
+            else None
+        )
+        if party is None:
+            raise NotFound(
+                f"party {country_code.upper()}*{party_id.upper()} is not one this connection "
+                "represents"
+            )
+        return party
+
+    def own_parties(self, role: str) -> QuerySet[Party]:
+        """Our parties playing ``role``; only the addressed one when the request names one."""
+        parties = Party.objects.own().filter(roles__contains=role) if _json_contains() else None
+        if parties is None:  # SQLite has no JSON containment: filter in Python
+            ids = [p.pk for p in Party.objects.own() if p.has_role(role)]
+            parties = Party.objects.filter(pk__in=ids)
+        if self.routing is not None and self.routing.receiver is not None:
+            parties = parties.filter(pk=self.routing.receiver.pk)
+        return parties
+
+    def upserted(self, result: Upserted[Any], *, data: Any = NO_DATA) -> Response:
+        """The answer to a PUT: 201 for a new object, 200 for a replaced (or stale) one."""
+        if result.stale:
+            return self.ocpi(data, message="ignored: older than the version we hold (last_updated)")
+        return self.ocpi(data, http_status=201 if result.created else 200)
+
+
+def _json_contains() -> bool:
+    return db_connection.features.supports_json_field_contains

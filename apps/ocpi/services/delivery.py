@@ -137,7 +137,9 @@ class CdrDelivery:
             from_country_code=obj.party.country_code,
             from_party_id=obj.party.party_id,
         )
-        return client.post(url, json=adapter.render_cdr(obj), routing=routing, module=self.module)
+        return client.post(
+            url, json=adapter.render("cdr", obj), routing=routing, module=self.module
+        )
 
 
 KINDS: dict[str, DeliveryKind] = {ChangeKind.CDR: CdrDelivery()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from typing import Any
 
 from rest_framework import serializers
@@ -19,9 +20,14 @@ from apps.ocpi.common.errors import InvalidParameters
 from apps.ocpi.common.validation import validated
 from apps.ocpi.v2_2_1 import render
 from apps.ocpi.v2_2_1 import serializers as wire
+from apps.ocpi.v2_2_1.codecs import CODECS, MODULES
 from apps.ocpi.versions import STANDARD_PROFILE, VersionNumber
 
 logger = logging.getLogger(__name__)
+
+# Each module package registers its codecs on import.
+for _module in MODULES:
+    import_module(f"apps.ocpi.v2_2_1.{_module}.codec")
 
 
 class _VersionList(serializers.Serializer[Any]):
@@ -32,6 +38,7 @@ class _VersionList(serializers.Serializer[Any]):
 class StandardAdapter(Adapter):
     profile = STANDARD_PROFILE
     version = VersionNumber.V2_2_1
+    codecs = CODECS
 
     def parse_versions(self, data: Any) -> list[VersionInfo]:
         if not isinstance(data, list):

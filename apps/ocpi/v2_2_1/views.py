@@ -7,7 +7,7 @@ from typing import ClassVar
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.ocpi.common.views import OcpiView
+from apps.ocpi.common.views import FunctionalView, OcpiView
 from apps.ocpi.services.handshake import (
     credentials_accept,
     credentials_check_state,
@@ -18,6 +18,12 @@ from apps.ocpi.versions import VersionNumber
 
 
 class VersionedView(OcpiView):
+    version = VersionNumber.V2_2_1
+
+
+class ModuleView(FunctionalView):
+    """Base of the 2.2.1 functional module views (see ``FunctionalView``)."""
+
     version = VersionNumber.V2_2_1
 
 

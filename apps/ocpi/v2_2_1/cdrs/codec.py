@@ -1,0 +1,3 @@
+"""OCPI 2.2.1 cdrs: wire ⇄ canonical (registered in ``apps.ocpi.v2_2_1.codecs``)."""
+
+from __future__ import annotations
