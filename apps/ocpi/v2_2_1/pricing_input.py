@@ -20,8 +20,8 @@ from rest_framework import serializers
 
 from apps.core.errors import DomainError
 from apps.ocpi.common.errors import InvalidParameters
-from apps.ocpi.common.timestamps import InvalidTimestamp, parse_ocpi_datetime
 from apps.ocpi.common.validation import validated
+from apps.ocpi.v2_2_1.fields import NumberField, OcpiDateTimeField
 from apps.tariffs.pricing import (
     InvalidTariff,
     NoValidTariff,
@@ -51,37 +51,6 @@ class TariffSwitchUnsupported(DomainError):
     """The CDR's periods name more than one tariff (a mid-session switch)."""
 
     code = "TARIFF_SWITCH_UNSUPPORTED"
-
-
-# -- fields -------------------------------------------------------------------------------------
-class NumberField(serializers.Field):
-    """An OCPI ``number``: a JSON number, kept exact as ``Decimal`` (never a float)."""
-
-    default_error_messages = {"invalid": "must be a JSON number"}
-
-    def to_internal_value(self, data: Any) -> Decimal:
-        if isinstance(data, bool) or not isinstance(data, int | Decimal):
-            self.fail("invalid")
-        number = Decimal(data)
-        if not number.is_finite():
-            self.fail("invalid")
-        return number
-
-    def to_representation(self, value: Decimal) -> Decimal:
-        return value
-
-
-class OcpiDateTimeField(serializers.Field):
-    """An OCPI DateTime, parsed by the one OCPI timestamp parser."""
-
-    def to_internal_value(self, data: Any) -> datetime:
-        try:
-            return parse_ocpi_datetime(data)
-        except InvalidTimestamp as exc:
-            raise serializers.ValidationError(str(exc)) from None
-
-    def to_representation(self, value: datetime) -> datetime:
-        return value
 
 
 # -- Tariff -------------------------------------------------------------------------------------
