@@ -91,16 +91,35 @@ class PartnerAdmin(OpsModelAdmin):
 
 @admin.register(Party)
 class PartyAdmin(OpsModelAdmin):
-    list_display = ("country_code", "party_id", "name", "role_list", "own", "partner")
+    list_display = (
+        "country_code",
+        "party_id",
+        "name",
+        "role_list",
+        "own",
+        "partner",
+        "reachability",
+        "reachability_updated",
+    )
     list_select_related = ("partner",)
-    list_filter = (OwnPartyFilter, "partner", "country_code")
+    list_filter = (OwnPartyFilter, "reachability", "partner", "country_code")
     search_fields = ("country_code", "party_id", "name")
     ordering = ("country_code", "party_id")
     autocomplete_fields = ("partner",)
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = (
+        "created_at",
+        "updated_at",
+        "reachability",
+        "reachability_updated",
+        "reachability_via",
+    )
     fieldsets = (
         (None, {"fields": ("partner", ("country_code", "party_id"), "name", "roles")}),
         ("Business details", {"fields": ("website", "logo")}),
+        (
+            "Reachability (reported by a hub)",
+            {"fields": ("reachability", "reachability_updated", "reachability_via")},
+        ),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
 

@@ -22,3 +22,12 @@ class PublishScope(models.TextChoices):
     ALL = "ALL", "All partners"
     SELECTED = "SELECTED", "Selected partners"
     NONE = "NONE", "No partner"
+
+
+class Reachability(models.TextChoices):
+    """A party's connection state as a hub reports it (OCPI ClientInfo ``status``)."""
+
+    CONNECTED = "CONNECTED", "Connected"
+    OFFLINE = "OFFLINE", "Offline"
+    PLANNED = "PLANNED", "Planned (never connected yet)"
+    SUSPENDED = "SUSPENDED", "Suspended (will not return)"

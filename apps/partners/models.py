@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.core.crypto import decrypt_secret, encrypt_secret, hash_secret, secrets_equal
 from apps.core.fields import json_field
-from apps.partners.enums import ConnectionStatus, PublishScope, Role
+from apps.partners.enums import ConnectionStatus, PublishScope, Reachability, Role
 
 
 class Partner(models.Model):
@@ -58,6 +58,23 @@ class Party(models.Model):
     name = models.CharField("business name", max_length=100)
     website = models.URLField(max_length=255, blank=True)
     logo = json_field(null=True, help_text="Image: url, thumbnail, category, type, width, height")
+    reachability = models.CharField(
+        max_length=16,
+        choices=Reachability.choices,
+        blank=True,
+        help_text="Connection state as a hub reports it (HubClientInfo); empty if never reported",
+    )
+    reachability_updated = models.DateTimeField(
+        null=True, blank=True, help_text="The hub's last_updated of that report"
+    )
+    reachability_via = models.ForeignKey(
+        "PartnerConnection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The hub connection that reported it",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

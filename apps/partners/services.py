@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -9,6 +9,7 @@ from django.utils import timezone
 from apps.core.crypto import new_token
 from apps.core.errors import DomainError
 from apps.core.services import Actor, audit_log_record, model_snapshot
+from apps.core.upsert import Outcome, Upserted, is_stale
 from apps.partners.enums import ConnectionStatus
 from apps.partners.models import PartnerConnection, Party
 
@@ -143,3 +144,58 @@ def connection_outbound_set_paused(
             after={"outbound_paused": paused},
         )
     return connection
+
+
+def party_reachability_record(
+    *,
+    connection: PartnerConnection,
+    country_code: str,
+    party_id: str,
+    role: str,
+    status: str,
+    last_updated: datetime,
+) -> Upserted[Party]:
+    """Record what a hub says about a party's connection state (HubClientInfo).
+
+    A party the hub announces that we do not know yet is created under the hub's partner, and
+    the hub connection may speak for every party of its own partner: that is how a hub tells us
+    whom it routes for. A party we know through another partner keeps its owner and only gets
+    the reported state. A report older than the one we hold is ignored.
+    """
+    with transaction.atomic():
+        party = (
+            Party.objects.select_for_update()
+            .filter(country_code__iexact=country_code, party_id__iexact=party_id)
+            .first()
+        )
+        created = party is None
+        if party is None:
+            party = Party(
+                partner=connection.partner,
+                country_code=country_code,
+                party_id=party_id,
+                roles=[role],
+                name=f"{country_code.upper()}*{party_id.upper()}",
+            )
+        elif is_stale(last_updated, party.reachability_updated):
+            return Upserted(Outcome.STALE, party)
+        if party.partner_id == connection.partner_id and role not in (party.roles or []):
+            party.roles = [*(party.roles or []), role]
+        before = None if created else model_snapshot(party, fields=_REACHABILITY_FIELDS)
+        party.reachability = status
+        party.reachability_updated = last_updated
+        party.reachability_via = connection
+        party.save()
+        if party.partner_id == connection.partner_id:
+            connection.represented_parties.add(party)
+        audit_log_record(
+            actor=None,
+            action="party.reachability",
+            obj=party,
+            before=before,
+            after=model_snapshot(party, fields=_REACHABILITY_FIELDS),
+        )
+    return Upserted(Outcome.CREATED if created else Outcome.UPDATED, party)
+
+
+_REACHABILITY_FIELDS = ["roles", "reachability", "reachability_updated"]

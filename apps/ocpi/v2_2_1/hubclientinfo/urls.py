@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
-from apps.ocpi.common.mounting import MountedEndpoint
+from apps.ocpi.common.mounting import COUNTRY, PARTY, MountedEndpoint, Route
+from apps.ocpi.v2_2_1.hubclientinfo import views
 
-ENDPOINTS: list[MountedEndpoint] = []
+ENDPOINTS: list[MountedEndpoint] = [
+    MountedEndpoint(
+        "hubclientinfo",
+        "RECEIVER",
+        "hubclientinfo",
+        views.HubClientInfoRootView.as_view(),
+        "hubclientinfo_receiver",
+        routes=(
+            Route(
+                f"{COUNTRY}/{PARTY}",
+                views.HubClientInfoView.as_view(),
+                "hubclientinfo_receiver_object",
+            ),
+        ),
+    ),
+]
