@@ -21,6 +21,10 @@ app.conf.beat_schedule = {
         "task": "roamdesk.ocpi.sweep_deliveries",
         "schedule": timedelta(seconds=settings.OCPI_DELIVERY_SWEEP_SECONDS),
     },
+    "ocpi-sync-due": {
+        "task": "roamdesk.ocpi.sync_due",
+        "schedule": timedelta(seconds=settings.OCPI_SYNC_CHECK_SECONDS),
+    },
     "ocpi-prune-exchange-log": {
         "task": "roamdesk.ocpi.prune_exchange_log",
         "schedule": crontab(hour=3, minute=17),

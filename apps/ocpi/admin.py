@@ -18,7 +18,7 @@ from apps.core.admin import (
     RecentValuesListFilter,
 )
 from apps.ocpi.common import jsonutil
-from apps.ocpi.models import DeliveryStatus, ExchangeLogEntry, OutboundDelivery
+from apps.ocpi.models import DeliveryStatus, ExchangeLogEntry, OutboundDelivery, SyncCursor
 from apps.ocpi.services.delivery import deliveries_discard, deliveries_retry_now
 
 URL_COLUMN_CHARS = 70
@@ -233,6 +233,100 @@ class OutboundDeliveryAdmin(LargeTableAdminMixin, OpsModelAdmin):
     def discard(self, request: HttpRequest, queryset: QuerySet[OutboundDelivery]) -> None:
         count = deliveries_discard(ids=queryset.values_list("pk", flat=True), actor=request.user)
         self.message_user(request, f"{count} deliveries discarded.", messages.WARNING)
+
+
+@admin.register(SyncCursor)
+class SyncCursorAdmin(OpsModelAdmin):
+    """Pull sync per connection and module: schedule (editable), high-water mark, lag, failures,
+    and a run that was interrupted (it resumes on the next run)."""
+
+    list_display = (
+        "connection",
+        "module",
+        "enabled",
+        "interval_minutes",
+        "full_interval_hours",
+        "high_water",
+        "lag",
+        "last_success_at",
+        "successes",
+        "failures",
+        "interrupted",
+        "short_error",
+    )
+    list_editable = ("enabled", "interval_minutes", "full_interval_hours")
+    list_select_related = ("connection", "connection__partner")
+    list_filter = ("module", "enabled", ("connection__partner", admin.RelatedOnlyFieldListFilter))
+    actions = ("sync_now", "full_resync")
+    fields = (
+        "connection",
+        "module",
+        "enabled",
+        "interval_minutes",
+        "full_interval_hours",
+        "high_water",
+        "last_run_at",
+        "last_success_at",
+        "last_full_at",
+        "successes",
+        "failures",
+        "last_run_objects",
+        "last_run_invalid",
+        "last_error",
+        "last_error_at",
+        "run_started_at",
+        "run_full",
+        "run_date_from",
+        "run_date_to",
+        "run_next_url",
+        "run_pages",
+        "run_objects",
+    )
+    readonly_fields = tuple(
+        f for f in fields if f not in ("enabled", "interval_minutes", "full_interval_hours")
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # cursors are created for every partner endpoint we pull
+
+    @admin.display(description="lag")
+    def lag(self, obj: SyncCursor) -> str:
+        if obj.high_water is None:
+            return EMPTY
+        from django.utils import timezone
+        from django.utils.timesince import timesince
+
+        return timesince(obj.high_water, timezone.now())
+
+    @admin.display(description="interrupted", boolean=True)
+    def interrupted(self, obj: SyncCursor) -> bool:
+        return bool(obj.run_next_url)
+
+    @admin.display(description="last error")
+    def short_error(self, obj: SyncCursor) -> str:
+        return obj.last_error[:80] + ("…" if len(obj.last_error) > 80 else "")
+
+    def _enqueue(self, queryset: QuerySet[SyncCursor], *, full: bool) -> int:
+        from django.db import transaction
+
+        from apps.ocpi.tasks import sync
+
+        cursors = list(queryset.values_list("connection_id", "module"))
+        for connection_id, module in cursors:
+            transaction.on_commit(
+                lambda c=connection_id, m=module: sync.delay(c, m, full)  # type: ignore[misc]
+            )
+        return len(cursors)
+
+    @admin.action(description="Sync now (incremental)", permissions=["change"])
+    def sync_now(self, request: HttpRequest, queryset: QuerySet[SyncCursor]) -> None:
+        count = self._enqueue(queryset, full=False)
+        self.message_user(request, f"{count} sync(s) queued.", messages.SUCCESS)
+
+    @admin.action(description="Full resync", permissions=["change"])
+    def full_resync(self, request: HttpRequest, queryset: QuerySet[SyncCursor]) -> None:
+        count = self._enqueue(queryset, full=True)
+        self.message_user(request, f"{count} full resync(s) queued.", messages.SUCCESS)
 
 
 # Last: it replaces the partners app's connection admin with the OCPI one.

@@ -128,3 +128,66 @@ class OutboundDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_label or self.object_id} → {self.connection_id}"
+
+
+class SyncCursor(models.Model):
+    """Pull sync of one module from one connection: schedule, high-water mark, and the state of
+    the run in progress (so a crashed run resumes where it stopped).
+
+    Incremental runs ask for ``date_from`` = ``high_water`` and a ``date_to`` fixed when the run
+    starts; when the crawl completes, that ``date_to`` becomes the new high-water mark (spec
+    2.7: the previous ``date_to`` is the next ``date_from``: no gap, no overlap). A full resync
+    asks without ``date_from``.
+    """
+
+    connection = models.ForeignKey(
+        PartnerConnection, on_delete=models.CASCADE, related_name="sync_cursors"
+    )
+    module = models.CharField(max_length=32)
+    enabled = models.BooleanField(default=True)
+    interval_minutes = models.PositiveIntegerField(
+        default=60, help_text="Incremental sync every N minutes (pushes carry the live flow)"
+    )
+    full_interval_hours = models.PositiveIntegerField(
+        default=24, help_text="Full resync every N hours (0: never on schedule)"
+    )
+    high_water = models.DateTimeField(
+        null=True, blank=True, help_text="date_to of the last completed run"
+    )
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_full_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    successes = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    last_run_objects = models.PositiveIntegerField(default=0)
+    last_run_invalid = models.PositiveIntegerField(default=0)
+
+    # The run in progress (empty when none).
+    run_token = models.CharField(max_length=32, blank=True, editable=False)
+    run_lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    run_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    run_full = models.BooleanField(default=False, editable=False)
+    run_date_from = models.DateTimeField(null=True, blank=True, editable=False)
+    run_date_to = models.DateTimeField(null=True, blank=True, editable=False)
+    run_next_url = models.TextField(
+        blank=True, editable=False, help_text="Where the interrupted crawl continues"
+    )
+    run_pages = models.PositiveIntegerField(default=0, editable=False)
+    run_objects = models.PositiveIntegerField(default=0, editable=False)
+    run_invalid = models.PositiveIntegerField(default=0, editable=False)
+    run_total = models.PositiveIntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["connection", "module"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "module"], name="sync_cursor_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection} / {self.module}"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.run_started_at is not None

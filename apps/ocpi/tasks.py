@@ -36,3 +36,31 @@ def sweep_deliveries() -> list[int]:
     for connection_id in connection_ids:
         deliver.delay(connection_id)
     return connection_ids
+
+
+@shared_task(name="roamdesk.ocpi.sync")
+def sync(connection_id: int, module: str, full: bool = False) -> dict[str, object]:
+    """Run or resume the pull of one module from one connection (never two at once)."""
+    from apps.ocpi.services.sync import sync_run
+
+    report = sync_run(connection_id=connection_id, module=module, full=full)
+    return {
+        "completed": report.completed,
+        "busy": report.busy,
+        "resumed": report.resumed,
+        "pages": report.pages,
+        "objects": report.objects,
+        "invalid": report.invalid,
+        "error": report.error,
+    }
+
+
+@shared_task(name="roamdesk.ocpi.sync_due")
+def sync_due() -> list[tuple[int, str, bool]]:
+    """Periodic: enqueue every pull sync that is due (and every interrupted one)."""
+    from apps.ocpi.services.sync import syncs_due
+
+    due = syncs_due()
+    for connection_id, module, full in due:
+        sync.delay(connection_id, module, full)
+    return due

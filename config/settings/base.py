@@ -107,6 +107,13 @@ OCPI_DELIVERY_LEASE_SECONDS = env_float(
     "OCPI_DELIVERY_LEASE_SECONDS", OCPI_OUTBOUND_TIMEOUT * 5 + 30.0, minimum=1
 )
 
+# Pull sync: how often the scheduler looks for due syncs, and how long a run keeps its claim
+# between two pages before another worker may take the run over (and resume it).
+OCPI_SYNC_CHECK_SECONDS = env_float("OCPI_SYNC_CHECK_SECONDS", 60.0, minimum=1)
+OCPI_SYNC_LEASE_SECONDS = env_float(
+    "OCPI_SYNC_LEASE_SECONDS", OCPI_OUTBOUND_TIMEOUT * 5 + 30.0, minimum=1
+)
+
 # OCPI version URLconfs are included without a trailing slash (".../2.2.1" is the version
 # details URL) and their module routes start with "/": that is deliberate.
 SILENCED_SYSTEM_CHECKS = ["urls.W002"]

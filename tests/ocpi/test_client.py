@@ -672,7 +672,7 @@ def test_an_http_next_link_on_the_same_host_is_followed_over_https() -> None:
         method="GET",
         url="https://p.example/cdrs",
     )
-    assert OcpiClient._checked_next_url(page, {page.url}) == "https://p.example/cdrs?offset=2"
+    assert OcpiClient.checked_next_url(page, {page.url}) == "https://p.example/cdrs?offset=2"
     page.headers = httpx.Headers({"Link": '<http://p.example:8080/cdrs>; rel="next"'})
     with pytest.raises(OcpiTransportError, match="another server"):
-        OcpiClient._checked_next_url(page, {page.url})
+        OcpiClient.checked_next_url(page, {page.url})

@@ -125,7 +125,7 @@ def _row_counts() -> dict[str, int]:
     labels = {"partners", "locations", "tariffs", "tokens", "charging_sessions", "cdrs"}
     extra = {"commands", "smart_charging"}
     return {
-        model._meta.label: model.objects.count()
+        model._meta.label: model._default_manager.count()
         for model in django_apps.get_models()
         if model._meta.app_label in labels | extra
     }

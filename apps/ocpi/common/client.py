@@ -398,10 +398,10 @@ class OcpiClient:
             pages += 1
             page_params = None  # the next link repeats the filters
             yield response
-            next_url = self._checked_next_url(response, seen)
+            next_url = self.checked_next_url(response, seen)
 
     @staticmethod
-    def _checked_next_url(response: OcpiResponse, seen: set[str]) -> str | None:
+    def checked_next_url(response: OcpiResponse, seen: set[str]) -> str | None:
         link = response.next_url
         if link is None:
             return None

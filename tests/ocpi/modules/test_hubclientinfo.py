@@ -134,8 +134,9 @@ def test_pull_crawls_the_hubs_list(ocpi_peer: OcpiPeer) -> None:
         Reply(body=envelope([info(pid="CCC"), {"party_id": "bad"}])),
     )
     with override_settings(OCPI_OUTBOUND_ALLOW_LOCAL=True):
-        counts = hubclientinfo_pull(connection=connection)
-    assert (counts.created, counts.updated, counts.invalid) == (3, 0, 1)
+        report = hubclientinfo_pull(connection=connection)
+    assert report.completed, report.error
+    assert (report.pages, report.objects, report.invalid) == (2, 3, 1)
     assert set(
         Party.objects.filter(reachability_via=connection).values_list("party_id", "reachability")
     ) == {("AAA", "CONNECTED"), ("BBB", "PLANNED"), ("CCC", "CONNECTED")}
