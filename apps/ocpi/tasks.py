@@ -64,3 +64,55 @@ def sync_due() -> list[tuple[int, str, bool]]:
     for connection_id, module, full in due:
         sync.delay(connection_id, module, full)
     return due
+
+
+# -- chargingprofiles ------------------------------------------------------------------------
+@shared_task(name="roamdesk.ocpi.charging_profile_execute")
+def charging_profile_execute(request_id: int) -> str | None:
+    """Hand a received charging profile request to the backend (once)."""
+    from apps.smart_charging.services import charging_profile_request_execute
+
+    request = charging_profile_request_execute(request_id=request_id)
+    return request.status if request is not None else None
+
+
+@shared_task(name="roamdesk.ocpi.charging_profile_expire")
+def charging_profile_expire(request_id: int) -> str | None:
+    """At a received request's deadline: answer REJECTED if the backend reported nothing."""
+    from apps.smart_charging.services import charging_profile_request_expire
+
+    request = charging_profile_request_expire(request_id=request_id)
+    return request.status if request is not None else None
+
+
+@shared_task(name="roamdesk.ocpi.charging_profile_result_deliver")
+def charging_profile_result_deliver(request_id: int, attempt: int = 1) -> bool:
+    """POST a received request's result to the requester's response_url; tried again shortly
+    (3 attempts in all) when there was no answer or a server error: the requester waits only
+    until the timeout we announced."""
+    from apps.ocpi.services.charging_profiles import RESULT_SEND_ATTEMPTS
+    from apps.ocpi.services.charging_profiles import charging_profile_result_deliver as deliver
+
+    outcome = deliver(request_id=request_id)
+    if outcome.retry and attempt < RESULT_SEND_ATTEMPTS:
+        charging_profile_result_deliver.apply_async(
+            (request_id, attempt + 1), countdown=2 * attempt
+        )
+    return outcome.delivered
+
+
+@shared_task(name="roamdesk.ocpi.charging_profile_send")
+def charging_profile_send(request_id: int) -> str | None:
+    """Send a charging profile request of ours to the CPO and record its immediate answer."""
+    from apps.ocpi.services.charging_profiles import charging_profile_request_send
+
+    request = charging_profile_request_send(request_id=request_id)
+    return request.status if request is not None else None
+
+
+@shared_task(name="roamdesk.ocpi.charging_profile_sweep")
+def charging_profile_sweep() -> dict[str, int]:
+    """Periodic: close received requests past their deadline and send undelivered results."""
+    from apps.ocpi.services.charging_profiles import charging_profile_sweep as sweep
+
+    return sweep()

@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "apps.tokens",
     "apps.charging_sessions",
     "apps.cdrs",
+    "apps.smart_charging",
     "apps.ocpi",
     "apps.demo",
 ]

@@ -2,6 +2,48 @@
 
 from __future__ import annotations
 
-from apps.ocpi.common.mounting import MountedEndpoint
+from apps.ocpi.common.mounting import MountedEndpoint, Route, segment
+from apps.ocpi.v2_2_1.chargingprofiles import views
 
-ENDPOINTS: list[MountedEndpoint] = []
+REFERENCE = (
+    r"(?P<reference>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+)
+
+ENDPOINTS: list[MountedEndpoint] = [
+    MountedEndpoint(
+        "chargingprofiles",
+        "RECEIVER",
+        "cpo/chargingprofiles",
+        views.ChargingProfilesRootView.as_view(),
+        "chargingprofiles_receiver",
+        our_roles=frozenset({"CPO"}),
+        routes=(
+            Route(
+                segment("session_id"),
+                views.ChargingProfilesReceiverView.as_view(),
+                "chargingprofiles_receiver_session",
+            ),
+        ),
+    ),
+    MountedEndpoint(
+        "chargingprofiles",
+        "SENDER",
+        "emsp/chargingprofiles",
+        views.ChargingProfilesRootView.as_view(),
+        "chargingprofiles_sender",
+        our_roles=frozenset({"EMSP"}),
+        routes=(
+            # Before the session route: a reference path has two segments, a session id one.
+            Route(
+                f"results/{REFERENCE}",
+                views.ChargingProfilesResultView.as_view(),
+                "chargingprofiles_sender_result",
+            ),
+            Route(
+                segment("session_id"),
+                views.ChargingProfilesSenderSessionView.as_view(),
+                "chargingprofiles_sender_session",
+            ),
+        ),
+    ),
+]
