@@ -470,6 +470,7 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
         own = [
             path("invite/", wrap(self.invite_view), name=f"{prefix}_invite"),
             path("register/", wrap(self.register_view), name=f"{prefix}_register"),
+            path("health/", wrap(self.health_view), name=f"{prefix}_health"),
         ]
         for slug in OPERATIONS:
             own.append(
@@ -481,6 +482,32 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
             )
         # Before the inherited patterns: "<path:object_id>/" would swallow "invite/".
         return own + super().get_urls()
+
+    def health_view(self, request: HttpRequest) -> TemplateResponse:
+        """Per connection and module: calls, failures, last success, backlog, sync lag, and the
+        CDR and command KPIs, with a 14-day chart per module."""
+        from django.core.exceptions import PermissionDenied
+        from django.utils.safestring import mark_safe
+
+        from apps.ocpi.services.health import health_overview, sparkline
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            days = min(max(int(request.GET.get("days", 14)), 1), 90)
+        except ValueError:
+            days = 14
+        overview = health_overview(days=days)
+        for item in overview:
+            for health in item.modules:
+                health.chart = mark_safe(sparkline(health.daily))  # type: ignore[attr-defined]  # noqa: S308 (numbers only)
+        return self._page(
+            request,
+            "admin/ocpi/health.html",
+            "Partner health",
+            overview=overview,
+            days=days,
+        )
 
     def _url(self, name: str, *args: Any) -> str:
         return reverse(
@@ -517,7 +544,7 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        context = {**(extra_context or {})}
+        context = {**(extra_context or {}), "health_url": self._url("health")}
         if self.can_onboard(request):
             context["onboarding_urls"] = {
                 "invite": self._url("invite"),

@@ -1,0 +1,97 @@
+"""The partner health page: per connection and module, figures from the exchange log, the
+outbox, the sync cursors and received CDRs, with a daily chart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.ocpi.models import (
+    DeliveryStatus,
+    Direction,
+    ExchangeLogEntry,
+    OutboundDelivery,
+    SyncCursor,
+)
+from apps.ocpi.services.health import health_overview, sparkline
+from tests.factories import ConnectionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def call(connection: object, module: str, http: int, ocpi: int | None, ago: timedelta) -> None:
+    ExchangeLogEntry.objects.create(
+        created_at=timezone.now() - ago,
+        direction=Direction.OUTBOUND,
+        connection=connection,
+        method="POST",
+        url="https://partner.example/ocpi/cdrs",
+        module=module,
+        http_status=http,
+        ocpi_status=ocpi,
+    )
+
+
+def test_overview_counts_successes_failures_backlog_and_lag() -> None:
+    connection = ConnectionFactory.create(status="CONNECTED")
+    call(connection, "cdrs", 200, 1000, timedelta(hours=1))
+    call(connection, "cdrs", 200, 1000, timedelta(days=2))
+    call(connection, "cdrs", 200, 2001, timedelta(hours=2))  # OCPI error in HTTP 200
+    call(connection, "cdrs", 503, None, timedelta(hours=3))
+    call(connection, "cdrs", 200, 1000, timedelta(days=40))  # outside the window
+    for status, count in ((DeliveryStatus.DELIVERED, 3), (DeliveryStatus.DEAD, 1)):
+        for i in range(count):
+            OutboundDelivery.objects.create(
+                connection=connection, module="cdrs", kind="cdr", object_id=i, status=status
+            )
+    OutboundDelivery.objects.create(connection=connection, module="cdrs", kind="cdr", object_id=9)
+    SyncCursor.objects.create(
+        connection=connection,
+        module="locations",
+        high_water=timezone.now() - timedelta(hours=5),
+        failures=2,
+    )
+    [item] = health_overview(days=14)
+    cdrs = next(m for m in item.modules if m.module == "cdrs")
+    assert (cdrs.successes, cdrs.failures) == (2, 2)
+    assert cdrs.success_rate == 50
+    assert (cdrs.delivered, cdrs.dead, cdrs.pending) == (3, 1, 1)
+    assert cdrs.delivery_acceptance == 75
+    assert sum(ok for _, ok, _ in cdrs.daily) == 2
+    assert len(cdrs.daily) == 15
+    locations = next(m for m in item.modules if m.module == "locations")
+    assert locations.sync_lag is not None
+    assert timedelta(hours=4, minutes=59) < locations.sync_lag < timedelta(hours=5, minutes=1)
+    assert locations.sync_failures == 2
+
+
+def test_sparkline_scales_to_the_busiest_day() -> None:
+    today = timezone.now().date()
+    svg = sparkline([(today - timedelta(days=1), 4, 0), (today, 1, 1)], width=20, height=10)
+    assert svg.startswith("<svg")
+    assert svg.count("<rect") == 4
+    assert 'height="10.0"' in svg  # the busiest day fills the height
+    assert "1 ok, 1 failed" in svg
+
+
+def test_health_page_renders_for_staff(staff_client: Client) -> None:
+    connection = ConnectionFactory.create(status="CONNECTED", name="acme-emsp")
+    call(connection, "tokens", 200, 1000, timedelta(hours=1))
+    changelist = staff_client.get(reverse("admin:partners_partnerconnection_changelist"))
+    assert b"partner-health" in changelist.content
+    page = staff_client.get(reverse("admin:partners_partnerconnection_health") + "?days=7")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "acme-emsp" in body
+    assert "tokens" in body
+    assert "<svg" in body
+    assert "Last 7 days" in body
+
+
+def test_health_page_needs_staff(client: Client) -> None:
+    response = client.get(reverse("admin:partners_partnerconnection_health"))
+    assert response.status_code == 302
