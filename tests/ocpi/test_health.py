@@ -18,12 +18,15 @@ from apps.ocpi.models import (
     SyncCursor,
 )
 from apps.ocpi.services.health import health_overview, sparkline
+from apps.partners.models import PartnerConnection
 from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def call(connection: object, module: str, http: int, ocpi: int | None, ago: timedelta) -> None:
+def call(
+    connection: PartnerConnection, module: str, http: int, ocpi: int | None, ago: timedelta
+) -> None:
     ExchangeLogEntry.objects.create(
         created_at=timezone.now() - ago,
         direction=Direction.OUTBOUND,
