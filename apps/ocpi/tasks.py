@@ -70,6 +70,8 @@ def sync_due() -> list[tuple[int, str, bool]]:
 @shared_task(name="roamdesk.ocpi.charging_profile_execute")
 def charging_profile_execute(request_id: int) -> str | None:
     """Hand a received charging profile request to the backend (once)."""
+    # Imported for its signal receiver: the result the backend reports gets delivered.
+    from apps.ocpi.services import charging_profiles  # noqa: F401
     from apps.smart_charging.services import charging_profile_request_execute
 
     request = charging_profile_request_execute(request_id=request_id)
@@ -79,6 +81,7 @@ def charging_profile_execute(request_id: int) -> str | None:
 @shared_task(name="roamdesk.ocpi.charging_profile_expire")
 def charging_profile_expire(request_id: int) -> str | None:
     """At a received request's deadline: answer REJECTED if the backend reported nothing."""
+    from apps.ocpi.services import charging_profiles  # noqa: F401 (delivers the result)
     from apps.smart_charging.services import charging_profile_request_expire
 
     request = charging_profile_request_expire(request_id=request_id)
