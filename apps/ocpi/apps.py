@@ -10,6 +10,7 @@ class OcpiConfig(AppConfig):
         # Register the adapters: the standard one of every version, then partner dialects.
         from apps.ocpi.adapters.partners import extrawest, raw_token  # noqa: F401
 
-        # The outbox listens to the domain's change announcements.
-        from apps.ocpi.services import delivery  # noqa: F401
+        # The outbox listens to the domain's change announcements (commands adds the delivery
+        # of command results to it).
+        from apps.ocpi.services import commands, delivery  # noqa: F401
         from apps.ocpi.v2_2_1 import adapter  # noqa: F401

@@ -114,6 +114,17 @@ OCPI_SYNC_LEASE_SECONDS = env_float(
     "OCPI_SYNC_LEASE_SECONDS", OCPI_OUTBOUND_TIMEOUT * 5 + 30.0, minimum=1
 )
 
+# Remote commands: who executes them at the chargers (a dotted path to a class implementing
+# apps.commands.backend.ChargePointBackend; default the simulator), how long an eMSP is told to
+# wait for a result, how often overdue commands are swept to TIMEOUT, the simulated power.
+CHARGE_POINT_BACKEND = (
+    env_str("CHARGE_POINT_BACKEND", "apps.commands.simulator.SimulatorBackend")
+    or "apps.commands.simulator.SimulatorBackend"
+)
+COMMANDS_RESULT_TIMEOUT = env_int("COMMANDS_RESULT_TIMEOUT", 30, minimum=1)
+COMMANDS_SWEEP_SECONDS = env_float("COMMANDS_SWEEP_SECONDS", 5.0, minimum=0.5)
+COMMANDS_SIMULATOR_POWER_KW = env_str("COMMANDS_SIMULATOR_POWER_KW", "11") or "11"
+
 # OCPI version URLconfs are included without a trailing slash (".../2.2.1" is the version
 # details URL) and their module routes start with "/": that is deliberate.
 SILENCED_SYSTEM_CHECKS = ["urls.W002"]
@@ -135,6 +146,7 @@ INSTALLED_APPS = [
     "apps.tokens",
     "apps.charging_sessions",
     "apps.cdrs",
+    "apps.commands",
     "apps.smart_charging",
     "apps.ocpi",
     "apps.demo",

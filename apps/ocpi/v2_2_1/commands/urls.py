@@ -2,6 +2,38 @@
 
 from __future__ import annotations
 
-from apps.ocpi.common.mounting import MountedEndpoint
+from apps.ocpi.common.mounting import MountedEndpoint, Route, segment
+from apps.ocpi.v2_2_1.commands import views
 
-ENDPOINTS: list[MountedEndpoint] = []
+ENDPOINTS: list[MountedEndpoint] = [
+    MountedEndpoint(
+        "commands",
+        "RECEIVER",
+        "cpo/commands",
+        views.CommandsReceiverRootView.as_view(),
+        "commands_receiver",
+        our_roles=frozenset({"CPO"}),
+        routes=(
+            Route(
+                segment("command"),
+                views.CommandsReceiverView.as_view(),
+                "commands_receiver_command",
+            ),
+        ),
+    ),
+    MountedEndpoint(
+        "commands",
+        "SENDER",
+        "emsp/commands",
+        views.CommandsSenderRootView.as_view(),
+        "commands_sender",
+        our_roles=frozenset({"EMSP"}),
+        routes=(
+            Route(
+                f"{segment('command')}/{segment('uid')}",
+                views.CommandResultView.as_view(),
+                "commands_sender_result",
+            ),
+        ),
+    ),
+]
