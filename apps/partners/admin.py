@@ -173,7 +173,18 @@ class PartnerConnectionAdmin(OpsModelAdmin):
     )
     fieldsets = (
         (None, {"fields": ("partner", "name", "status")}),
-        ("Protocol", {"fields": ("versions_url", "version", "adapter_profile", "endpoints")}),
+        (
+            "Protocol",
+            {
+                "fields": (
+                    "versions_url",
+                    "version",
+                    "adapter_profile",
+                    "endpoints",
+                    "authorization_timeout",
+                )
+            },
+        ),
         ("Parties", {"fields": ("represented_parties",)}),
         (
             "Credentials",

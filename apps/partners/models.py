@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
@@ -184,6 +186,15 @@ class PartnerConnection(models.Model):
         "exchange log",
     )
     send_token_encrypted = models.TextField(blank=True, editable=False)
+    authorization_timeout = models.DecimalField(
+        "real-time authorization timeout (s)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("3"),
+        validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal("60"))],
+        help_text="How long a driver waits for this partner's real-time authorization answer "
+        "(the whole exchange); after it, the token's whitelist rule decides",
+    )
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,10 +1,30 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
-from apps.core.admin import LargeTableAdminMixin, OpsModelAdmin
+from apps.cdrs.models import Cdr
+from apps.charging_sessions.models import ChargingSession
+from apps.core.admin import (
+    LargeTableAdminMixin,
+    OpsModelAdmin,
+    OpsTabularInline,
+    ReadOnlyAdminMixin,
+    admin_change_link,
+)
 from apps.partners.admin import ConnectionListFilter, PartyOwnerFilter
-from apps.tokens.models import Token
+from apps.tokens.models import Token, TokenAuthorization, TokenLocationRestriction
+
+
+class TokenLocationRestrictionInline(OpsTabularInline):
+    model = TokenLocationRestriction
+    fields = ("cpo", "location_id", "evse_uids")
+    autocomplete_fields = ("cpo",)
+    extra = 0
+    verbose_name = "allowed location"
+    verbose_name_plural = "allowed locations (none: the token may charge anywhere)"
 
 
 @admin.register(Token)
@@ -41,9 +61,10 @@ class TokenAdmin(LargeTableAdminMixin, OpsModelAdmin):
     )
     autocomplete_fields = ("party", "source_connection")
     readonly_fields = ("created_at",)
+    inlines = (TokenLocationRestrictionInline,)
     fieldsets = (
         (None, {"fields": ("party", ("uid", "type"), "contract_id", "visual_number", "issuer")}),
-        ("Authorization", {"fields": ("valid", "whitelist", "group_id")}),
+        ("Authorization", {"fields": ("valid", "invalid_reason", "whitelist", "group_id")}),
         (
             "Preferences",
             {
@@ -56,4 +77,71 @@ class TokenAdmin(LargeTableAdminMixin, OpsModelAdmin):
             },
         ),
         ("Record", {"fields": ("last_updated", "source_connection", "created_at")}),
+    )
+
+
+@admin.register(TokenAuthorization)
+class TokenAuthorizationAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, OpsModelAdmin):
+    """Every authorization decision, ours or an eMSP's, and what used its reference."""
+
+    list_display = (
+        "created_at",
+        "token_uid",
+        "token_type",
+        "token_party",
+        "status",
+        "source",
+        "authorization_reference",
+        "location_id",
+        "counterpart",
+    )
+    list_select_related = ("counterpart",)
+    list_filter = ("source", "status", "token_type")
+    search_fields = ("=authorization_reference", "=token_uid", "=location_id")
+    date_hierarchy = "created_at"
+    fieldsets = (
+        (None, {"fields": ("created_at", "source", "status", "authorization_reference")}),
+        (
+            "Token",
+            {
+                "fields": (
+                    "token_link",
+                    ("token_country_code", "token_party_id"),
+                    ("token_uid", "token_type"),
+                )
+            },
+        ),
+        ("Location", {"fields": ("location_id", "evse_uids", "allowed_evse_uids")}),
+        ("Exchange", {"fields": ("counterpart", "connection", "info", "detail")}),
+        ("Used by", {"fields": ("sessions", "cdrs")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TokenAuthorization]:
+        return super().get_queryset(request).select_related("token", "counterpart", "connection")
+
+    @admin.display(description="token owner")
+    def token_party(self, obj: TokenAuthorization) -> str:
+        return f"{obj.token_country_code}*{obj.token_party_id}"
+
+    @admin.display(description="token")
+    def token_link(self, obj: TokenAuthorization) -> str:
+        return admin_change_link(obj.token)
+
+    @admin.display(description="sessions with this reference")
+    def sessions(self, obj: TokenAuthorization) -> str:
+        return _links(ChargingSession.objects.all(), obj.authorization_reference)
+
+    @admin.display(description="CDRs with this reference")
+    def cdrs(self, obj: TokenAuthorization) -> str:
+        return _links(Cdr.objects.all(), obj.authorization_reference)
+
+
+def _links(queryset: QuerySet[ChargingSession] | QuerySet[Cdr], reference: str) -> str:
+    if not reference:
+        return "-"
+    found = list(queryset.filter(authorization_reference__iexact=reference).order_by("pk")[:10])
+    if not found:
+        return "none yet"
+    return format_html(
+        "{}", format_html_join(", ", "{}", ((admin_change_link(item),) for item in found))
     )

@@ -28,3 +28,32 @@ class AllowedType(models.TextChoices):
     EXPIRED = "EXPIRED"
     NO_CREDIT = "NO_CREDIT", "No credit"
     NOT_ALLOWED = "NOT_ALLOWED", "Not allowed here"
+
+
+class InvalidReason(models.TextChoices):
+    """Why one of our tokens is not valid: what a real-time authorization answers for it."""
+
+    BLOCKED = "BLOCKED"
+    EXPIRED = "EXPIRED"
+    NO_CREDIT = "NO_CREDIT", "No credit"
+
+
+class AuthorizationStatus(models.TextChoices):
+    """The outcome of one authorization: an OCPI AllowedType, or the eMSP did not know the
+    token at all."""
+
+    ALLOWED = "ALLOWED"
+    BLOCKED = "BLOCKED"
+    EXPIRED = "EXPIRED"
+    NO_CREDIT = "NO_CREDIT", "No credit"
+    NOT_ALLOWED = "NOT_ALLOWED", "Not allowed here"
+    UNKNOWN_TOKEN = "UNKNOWN_TOKEN", "Unknown token"
+
+
+class AuthorizationSource(models.TextChoices):
+    """Who decided an authorization."""
+
+    ISSUED = "ISSUED", "Decided by us for a CPO (we are the eMSP)"
+    PARTNER = "PARTNER", "Decided by the eMSP in real time"
+    FALLBACK = "FALLBACK", "eMSP not reachable: whitelist rule on our copy"
+    LOCAL = "LOCAL", "Decided locally from our copy (whitelist ALWAYS)"

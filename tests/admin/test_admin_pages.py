@@ -15,8 +15,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.cdrs.models import Cdr, CdrFinding
+from apps.charging_sessions.models import ChargingSession
 from apps.ocpi.models import ExchangeLogEntry
 from apps.partners.models import PartnerConnection
+from apps.tokens.models import TokenAuthorization
 from tests.demo_data import demo_data  # noqa: F401 (fixture)
 
 REGISTERED: list[type[Model]] = sorted(
@@ -40,8 +42,26 @@ SAMPLES: dict[type[Model], Callable[[], Model]] = {
         severity=CdrFinding.Severity.INFO,
         message="The CDR has no signed meter data.",
     ),
+    TokenAuthorization: lambda: _authorization_of(
+        ChargingSession.objects.exclude(authorization_reference="").earliest("pk")
+    ),
 }
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_data")]
+
+
+def _authorization_of(session: ChargingSession) -> TokenAuthorization:
+    """The eMSP's decision a demo session was started with (its reference links the two)."""
+    return TokenAuthorization.objects.create(
+        authorization_reference=session.authorization_reference,
+        source="PARTNER",
+        status="ALLOWED",
+        token=session.token,
+        token_country_code=session.token_country_code,
+        token_party_id=session.token_party_id,
+        token_uid=session.token_uid,
+        token_type=session.token_type,
+        location_id=session.location_ref,
+    )
 
 
 def _name(model: type[Model], view: str) -> str:

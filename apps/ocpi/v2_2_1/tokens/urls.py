@@ -2,6 +2,38 @@
 
 from __future__ import annotations
 
-from apps.ocpi.common.mounting import MountedEndpoint
+from apps.ocpi.common.mounting import COUNTRY, PARTY, MountedEndpoint, Route, segment
+from apps.ocpi.v2_2_1.tokens import views
 
-ENDPOINTS: list[MountedEndpoint] = []
+ENDPOINTS: list[MountedEndpoint] = [
+    MountedEndpoint(
+        "tokens",
+        "RECEIVER",
+        "cpo/tokens",
+        views.TokensReceiverRootView.as_view(),
+        "tokens_receiver",
+        our_roles=frozenset({"CPO"}),
+        routes=(
+            Route(
+                f"{COUNTRY}/{PARTY}/{segment('token_uid')}",
+                views.TokensReceiverTokenView.as_view(),
+                "tokens_receiver_token",
+            ),
+        ),
+    ),
+    MountedEndpoint(
+        "tokens",
+        "SENDER",
+        "emsp/tokens",
+        views.TokensSenderListView.as_view(),
+        "tokens_sender",
+        our_roles=frozenset({"EMSP"}),
+        routes=(
+            Route(
+                f"{segment('token_uid')}/authorize",
+                views.TokensSenderAuthorizeView.as_view(),
+                "tokens_sender_authorize",
+            ),
+        ),
+    ),
+]
