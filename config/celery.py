@@ -25,6 +25,14 @@ app.conf.beat_schedule = {
         "task": "roamdesk.ocpi.sync_due",
         "schedule": timedelta(seconds=settings.OCPI_SYNC_CHECK_SECONDS),
     },
+    "ocpi-charging-profile-sweep": {
+        "task": "roamdesk.ocpi.charging_profile_sweep",
+        "schedule": timedelta(seconds=settings.CHARGING_PROFILE_SWEEP_SECONDS),
+    },
+    "commands-sweep": {
+        "task": "roamdesk.commands.sweep",
+        "schedule": timedelta(seconds=settings.COMMANDS_SWEEP_SECONDS),
+    },
     "ocpi-prune-exchange-log": {
         "task": "roamdesk.ocpi.prune_exchange_log",
         "schedule": crontab(hour=3, minute=17),

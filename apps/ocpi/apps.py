@@ -12,5 +12,6 @@ class OcpiConfig(AppConfig):
 
         # The outbox listens to the domain's change announcements (commands adds the delivery
         # of command results to it).
-        from apps.ocpi.services import commands, delivery  # noqa: F401
+        # Charging-profile results are sent when the domain signals them ready, in any process.
+        from apps.ocpi.services import charging_profiles, commands, delivery  # noqa: F401
         from apps.ocpi.v2_2_1 import adapter  # noqa: F401

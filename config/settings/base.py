@@ -125,6 +125,18 @@ COMMANDS_RESULT_TIMEOUT = env_int("COMMANDS_RESULT_TIMEOUT", 30, minimum=1)
 COMMANDS_SWEEP_SECONDS = env_float("COMMANDS_SWEEP_SECONDS", 5.0, minimum=0.5)
 COMMANDS_SIMULATOR_POWER_KW = env_str("COMMANDS_SIMULATOR_POWER_KW", "11") or "11"
 
+# Smart charging: who applies charging profiles at the chargers (a dotted path to a class
+# implementing apps.smart_charging.backend.ChargingProfileBackend; default the simulator), and
+# the timeout we announce for an asynchronous result.
+CHARGING_PROFILE_BACKEND = (
+    env_str(
+        "CHARGING_PROFILE_BACKEND", "apps.smart_charging.simulator.SimulatedChargingProfileBackend"
+    )
+    or "apps.smart_charging.simulator.SimulatedChargingProfileBackend"
+)
+CHARGING_PROFILE_TIMEOUT = env_int("CHARGING_PROFILE_TIMEOUT", 30, minimum=1)
+CHARGING_PROFILE_SWEEP_SECONDS = env_float("CHARGING_PROFILE_SWEEP_SECONDS", 15.0, minimum=1)
+
 # OCPI version URLconfs are included without a trailing slash (".../2.2.1" is the version
 # details URL) and their module routes start with "/": that is deliberate.
 SILENCED_SYSTEM_CHECKS = ["urls.W002"]
