@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.cdrs.enums import CdrStatus, CostComponent
+from apps.cdrs.enums import CdrOrigin, CdrStatus, CostComponent, ValidationStatus
 from apps.cdrs.models import (
     Cdr,
     CdrChargingDimension,
@@ -21,11 +22,16 @@ from apps.cdrs.models import (
     CdrReview,
 )
 from apps.cdrs.signed_data import SignedDataReport, SignedValueOutcome, signed_data_verify
+from apps.charging_sessions.models import ChargingSession
 from apps.core.errors import DomainError
 from apps.core.events import ChangeKind, DomainChange, change_announce
 from apps.core.services import Actor, audit_log_record, model_snapshot
 from apps.locations.models import Connector, Evse, Location
+from apps.partners.models import PartnerConnection, Party
 from apps.tariffs.pricing import PeriodInput, PricingResult, SessionInput
+from apps.tokens.models import Token
+
+logger = logging.getLogger(__name__)
 
 # Which CDR total each cost component adds up to.
 COMPONENT_TOTAL_FIELDS: dict[str, str] = {
@@ -443,3 +449,275 @@ def cdr_location_snapshot(
         "connector_format": connector.format,
         "connector_power_type": connector.power_type,
     }
+
+
+# -- partners' CDRs (we are their eMSP) ---------------------------------------------------------
+@dataclass(frozen=True)
+class CdrPeriodContent:
+    """One charging period of a CDR: when it started, its dimensions (type → volume, in the
+    order given) and the tariff it names."""
+
+    start_date_time: datetime
+    dimensions: dict[str, Decimal]
+    tariff_ref: str = ""
+
+
+@dataclass(frozen=True)
+class CdrContent:
+    """A CDR as its CPO sends it, in canonical form: the ``Cdr`` columns under their model names
+    (strings never None, Decimals, aware datetimes), the periods, and the tariffs as sealed
+    snapshots (``tariffs``: JSON-safe dicts with ``party``, ``tariff_id``, ``version`` and the
+    ``TariffContent`` fields, as ``tariff_version_snapshot`` makes them)."""
+
+    country_code: str
+    party_id: str
+    cdr_id: str
+    start_date_time: datetime
+    end_date_time: datetime
+    token_country_code: str
+    token_party_id: str
+    token_uid: str
+    token_type: str
+    token_contract_id: str
+    auth_method: str
+    location_ref: str
+    location_address: str
+    location_city: str
+    location_country: str
+    location_latitude: Decimal
+    location_longitude: Decimal
+    evse_uid: str
+    evse_id: str
+    connector_ref: str
+    connector_standard: str
+    connector_format: str
+    connector_power_type: str
+    currency: str
+    periods: tuple[CdrPeriodContent, ...]
+    total_cost_excl_vat: Decimal
+    total_energy: Decimal
+    total_time: Decimal
+    last_updated: datetime
+    session_ref: str = ""
+    authorization_reference: str = ""
+    location_name: str = ""
+    location_postal_code: str = ""
+    location_state: str = ""
+    meter_id: str = ""
+    tariffs: tuple[dict[str, Any], ...] = ()
+    signed_data: dict[str, Any] | None = None
+    total_cost_incl_vat: Decimal | None = None
+    total_fixed_cost_excl_vat: Decimal | None = None
+    total_fixed_cost_incl_vat: Decimal | None = None
+    total_energy_cost_excl_vat: Decimal | None = None
+    total_energy_cost_incl_vat: Decimal | None = None
+    total_time_cost_excl_vat: Decimal | None = None
+    total_time_cost_incl_vat: Decimal | None = None
+    total_parking_time: Decimal | None = None
+    total_parking_cost_excl_vat: Decimal | None = None
+    total_parking_cost_incl_vat: Decimal | None = None
+    total_reservation_cost_excl_vat: Decimal | None = None
+    total_reservation_cost_incl_vat: Decimal | None = None
+    remark: str = ""
+    invoice_reference_id: str = ""
+    credit: bool = False
+    credit_reference_id: str = ""
+    home_charging_compensation: bool | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """The values of the ``Cdr`` columns this content fills."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_COLUMNS}
+        values["tariffs_snapshot"] = list(self.tariffs)
+        return values
+
+
+#: CdrContent fields that are not ``Cdr`` columns of the same name.
+_NOT_COLUMNS = frozenset({"country_code", "party_id", "periods", "tariffs"})
+
+
+def cdr_content_of(cdr: Cdr) -> CdrContent:
+    """What a stored CDR holds, as :class:`CdrContent` (to compare with a repeated delivery)."""
+    names = {f.name for f in fields(CdrContent)} - {
+        "country_code",
+        "party_id",
+        "periods",
+        "tariffs",
+    }
+    periods = tuple(
+        CdrPeriodContent(
+            start_date_time=period.start_date_time,
+            dimensions={d.type: d.volume for d in sorted(period.dimensions.all(), key=_pk)},
+            tariff_ref=period.tariff_ref,
+        )
+        for period in cdr.charging_periods.all()
+    )
+    return CdrContent(
+        country_code=cdr.party.country_code,
+        party_id=cdr.party.party_id,
+        periods=periods,
+        tariffs=tuple(cdr.tariffs_snapshot or ()),
+        **{name: getattr(cdr, name) for name in names},
+    )
+
+
+def _pk(obj: Any) -> int:
+    return int(obj.pk)
+
+
+def _differences(stored: CdrContent, incoming: CdrContent) -> list[str]:
+    """The fields in which two contents of one CDR differ (ids compared case-insensitively,
+    numbers by value)."""
+    names = []
+    for f in fields(CdrContent):
+        mine, theirs = getattr(stored, f.name), getattr(incoming, f.name)
+        if f.name in ("country_code", "party_id", "cdr_id"):
+            mine, theirs = mine.casefold(), theirs.casefold()
+        if mine != theirs:
+            names.append(f.name)
+    return names
+
+
+@dataclass(frozen=True)
+class CdrReceipt:
+    """What :func:`cdr_receive` did: ``created`` a new CDR, or found it stored already
+    (``differences`` names the fields in which the delivery differs from what we hold)."""
+
+    cdr: Cdr
+    created: bool
+    differences: tuple[str, ...] = ()
+
+
+def cdr_receive(
+    *,
+    party: Party,
+    content: CdrContent,
+    source_connection: PartnerConnection,
+    protocol_version: str = "",
+    actor: Actor = None,
+) -> CdrReceipt:
+    """Store a CDR a partner CPO sent us (we are the eMSP), final and immutable at once, then
+    check its pricing (:func:`apps.cdrs.checking.cdr_check_pricing`).
+
+    Idempotent on (party, CDR id): a repeated delivery creates nothing and returns the stored
+    CDR, with the fields in which it differs (a CDR never changes: corrections are credit CDRs).
+    The CDR is committed before it is checked: a check that fails is recorded as a
+    PRICING_CHECK_FAILED finding (the CDR goes to review) and never loses the CDR.
+    Not announced: a partner's CDR is not ours to push.
+    """
+    if party.is_own:
+        raise DomainError("a CDR received from a partner cannot belong to one of our parties")
+    if (party.country_code.casefold(), party.party_id.casefold()) != (
+        content.country_code.casefold(),
+        content.party_id.casefold(),
+    ):
+        raise DomainError(f"the CDR belongs to {content.country_code}*{content.party_id}")
+    existing = _stored_cdr(party, content.cdr_id)
+    if existing is None:
+        try:
+            with transaction.atomic():
+                cdr = _create_received(party, content, source_connection, protocol_version)
+                audit_log_record(
+                    actor=actor,
+                    action="cdr.received",
+                    obj=cdr,
+                    after={"cdr_id": cdr.cdr_id, "source_connection": source_connection.pk},
+                )
+        except IntegrityError:
+            # The same CDR stored meanwhile by a concurrent delivery.
+            existing = _stored_cdr(party, content.cdr_id)
+            if existing is None:
+                raise
+        else:
+            cdr_check_received(cdr=cdr, actor=actor)
+            return CdrReceipt(cdr=cdr, created=True)
+    differences = _differences(cdr_content_of(existing), content)
+    return CdrReceipt(cdr=existing, created=False, differences=tuple(differences))
+
+
+def _stored_cdr(party: Party, cdr_id: str) -> Cdr | None:
+    return (
+        Cdr.objects.select_related("party")
+        .prefetch_related("charging_periods__dimensions")
+        .filter(party=party, cdr_id__iexact=cdr_id)
+        .first()
+    )
+
+
+def _create_received(
+    party: Party, content: CdrContent, source: PartnerConnection, protocol_version: str
+) -> Cdr:
+    key = cdr_idempotency_key(
+        country_code=party.country_code, party_id=party.party_id, cdr_id=content.cdr_id
+    )
+    cdr = Cdr.objects.create(
+        party=party,
+        status=CdrStatus.DRAFT,
+        source_connection=source,
+        origin=CdrOrigin.RECEIVED,
+        protocol_version=protocol_version,
+        validation_status=ValidationStatus.NOT_CHECKED,
+        session=ChargingSession.objects.filter(party=party, session_id__iexact=content.session_ref)
+        .order_by("pk")
+        .first()
+        if content.session_ref
+        else None,
+        location=Location.objects.filter(party=party, location_id__iexact=content.location_ref)
+        .order_by("pk")
+        .first(),
+        token=Token.objects.filter(
+            party__country_code__iexact=content.token_country_code,
+            party__party_id__iexact=content.token_party_id,
+            uid__iexact=content.token_uid,
+            type=content.token_type,
+        )
+        .order_by("pk")
+        .first(),
+        session_key=cdr_session_key(
+            country_code=party.country_code,
+            party_id=party.party_id,
+            session_id=content.session_ref or content.cdr_id,
+        ),
+        idempotency_key=key,
+        billing_reference=f"{party.country_code}{party.party_id}-{key[:16].upper()}",
+        **content.columns(),
+    )
+    for sequence, period in enumerate(content.periods, start=1):
+        row = CdrChargingPeriod.objects.create(
+            cdr=cdr,
+            sequence=sequence,
+            start_date_time=period.start_date_time,
+            tariff_ref=period.tariff_ref,
+        )
+        CdrChargingDimension.objects.bulk_create(
+            CdrChargingDimension(period=row, type=kind, volume=volume)
+            for kind, volume in period.dimensions.items()
+        )
+    # Final from the start: the CPO sent it final (spec: a CDR never changes once sent).
+    cdr.status = CdrStatus.FINAL
+    cdr.save()
+    return cdr
+
+
+def cdr_check_received(*, cdr: Cdr, actor: Actor = None) -> list[CdrFinding]:
+    """Check a received CDR's pricing; a check that fails is itself a finding (ERROR, so the
+    CDR goes to review), never an error for the caller. Returns the new findings."""
+    from apps.cdrs.checking import cdr_check_pricing  # checking imports this module
+
+    try:
+        with transaction.atomic():
+            return cdr_check_pricing(cdr=cdr, actor=actor)
+    except Exception as exc:
+        logger.exception("pricing check of received CDR %s failed", cdr.pk)
+        with transaction.atomic():
+            return cdr_findings_record(
+                cdr=cdr,
+                source=CdrFinding.Source.PRICING,
+                found=[
+                    NewFinding(
+                        code="PRICING_CHECK_FAILED",
+                        severity=CdrFinding.Severity.ERROR,
+                        message=f"The pricing check could not run: {type(exc).__name__}: {exc}.",
+                        details={"error": type(exc).__name__},
+                    )
+                ],
+            )

@@ -8,13 +8,15 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.core.errors import DomainError
 from apps.core.events import ChangeKind, DomainChange, change_announce
 from apps.core.money import validate_currency
 from apps.core.services import Actor, audit_log_record, model_snapshot
-from apps.partners.models import PartnerConnection
+from apps.core.upsert import Outcome, Upserted, is_stale
+from apps.partners.models import PartnerConnection, Party
 from apps.tariffs.enums import VersionOrigin
 from apps.tariffs.models import Tariff, TariffVersion
 from apps.tariffs.pricing import TariffSpec, tariff_spec, tariff_spec_from_content
@@ -145,3 +147,110 @@ def tariff_version_snapshot(version: TariffVersion) -> dict[str, Any]:
         "version": version.number,
         **model_snapshot(version, fields=_SNAPSHOT_FIELDS),
     }
+
+
+# -- partners' tariffs (we are their eMSP) ------------------------------------------------------
+@dataclass(frozen=True)
+class TariffData:
+    """A tariff as its owner sends it: the owner party's codes, the tariff id and the content."""
+
+    country_code: str
+    party_id: str
+    tariff_id: str
+    content: TariffContent
+
+
+def tariff_get(*, party: Party, tariff_id: str) -> Tariff | None:
+    """The party's tariff with this id (case-insensitive), unless it was withdrawn."""
+    return (
+        Tariff.objects.select_related("party")
+        .filter(party=party, tariff_id__iexact=tariff_id, deleted_at__isnull=True)
+        .first()
+    )
+
+
+def tariff_receive(
+    *,
+    party: Party,
+    tariff_id: str,
+    content: TariffContent,
+    source_connection: PartnerConnection,
+    actor: Actor = None,
+) -> Upserted[Tariff]:
+    """Create or replace a partner's tariff as it pushed it (PUT): the content becomes a new
+    immutable ``TariffVersion`` (origin RECEIVED, from ``source_connection``) unless it equals
+    the newest one (content hash), so a CDR priced later finds exactly the prices that applied.
+
+    Content older than what we hold (``last_updated``) is ignored (STALE, nothing written). A
+    withdrawn tariff that is pushed again is restored (CREATED: the partner created it anew);
+    its older versions stay. Not announced: a partner's tariff is not ours to push.
+    """
+    if party.is_own:
+        raise DomainError("a tariff received from a partner cannot belong to one of our parties")
+    validate_currency(content.currency)
+    with transaction.atomic():
+        tariff = _tariff_locked(party=party, tariff_id=tariff_id)
+        if tariff is not None and is_stale(content.last_updated, tariff.last_updated):
+            return Upserted(Outcome.STALE, tariff)
+        outcome = Outcome.UPDATED
+        if tariff is None:
+            try:
+                with transaction.atomic():
+                    tariff = Tariff.objects.create(
+                        party=party,
+                        tariff_id=tariff_id,
+                        currency=content.currency,
+                        type=content.type,
+                        last_updated=content.last_updated,
+                        source_connection=source_connection,
+                    )
+            except IntegrityError:  # created meanwhile by a concurrent push: replace that one
+                tariff = _tariff_locked(party=party, tariff_id=tariff_id)
+                assert tariff is not None
+                if is_stale(content.last_updated, tariff.last_updated):
+                    return Upserted(Outcome.STALE, tariff)
+            else:
+                outcome = Outcome.CREATED
+        if tariff.deleted_at is not None:
+            outcome = Outcome.CREATED
+        tariff_version_record(
+            tariff=tariff,
+            content=content,
+            origin=VersionOrigin.RECEIVED,
+            source_connection=source_connection,
+            actor=actor,
+        )
+        # Also when the content is unchanged: the owner's timestamp moved on.
+        Tariff.objects.filter(pk=tariff.pk).update(
+            last_updated=content.last_updated, deleted_at=None, source_connection=source_connection
+        )
+        tariff.refresh_from_db()
+    return Upserted(outcome, tariff)
+
+
+def _tariff_locked(*, party: Party, tariff_id: str) -> Tariff | None:
+    return (
+        Tariff.objects.select_for_update()
+        .select_related("party")
+        .filter(party=party, tariff_id__iexact=tariff_id)
+        .first()
+    )
+
+
+def tariff_withdraw(*, tariff: Tariff, actor: Actor = None) -> Tariff:
+    """Mark a partner's tariff as withdrawn by its owner (DELETE): it is no longer offered or
+    listed, and its versions are kept (CDRs point at them). Withdrawing twice changes nothing.
+    """
+    with transaction.atomic():
+        locked = Tariff.objects.select_for_update().get(pk=tariff.pk)
+        if locked.deleted_at is None:
+            locked.deleted_at = timezone.now()
+            locked.save(update_fields=["deleted_at"])
+            audit_log_record(
+                actor=actor,
+                action="tariff.withdrawn",
+                obj=locked,
+                after={"deleted_at": locked.deleted_at.isoformat()},
+            )
+    tariff.deleted_at = locked.deleted_at
+    return locked

@@ -18,7 +18,6 @@ from apps.ocpi.adapters.base import (
 from apps.ocpi.adapters.registry import register
 from apps.ocpi.common.errors import InvalidParameters
 from apps.ocpi.common.validation import validated
-from apps.ocpi.v2_2_1 import render
 from apps.ocpi.v2_2_1 import serializers as wire
 from apps.ocpi.v2_2_1.codecs import CODECS, MODULES
 from apps.ocpi.versions import STANDARD_PROFILE, VersionNumber
@@ -97,6 +96,3 @@ class StandardAdapter(Adapter):
                 }
             )
         return {"token": credentials.token, "url": credentials.url, "roles": roles}
-
-    def render_cdr(self, cdr: Any) -> dict[str, Any]:
-        return render.render_cdr(cdr)

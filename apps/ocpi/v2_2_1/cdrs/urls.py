@@ -2,6 +2,32 @@
 
 from __future__ import annotations
 
-from apps.ocpi.common.mounting import MountedEndpoint
+from apps.ocpi.common.mounting import COUNTRY, PARTY, MountedEndpoint, Route, segment
+from apps.ocpi.v2_2_1.cdrs import views
 
-ENDPOINTS: list[MountedEndpoint] = []
+ENDPOINTS: list[MountedEndpoint] = [
+    MountedEndpoint(
+        "cdrs",
+        "RECEIVER",
+        "emsp/cdrs",
+        views.CdrsReceiverView.as_view(),
+        "cdrs_receiver",
+        our_roles=frozenset({"EMSP"}),
+        routes=(
+            # The URL we answer in the Location header of a POST (spec 8.5: ours to define).
+            Route(
+                f"{COUNTRY}/{PARTY}/{segment('cdr_id')}",
+                views.CdrReceiverView.as_view(),
+                "cdrs_receiver_cdr",
+            ),
+        ),
+    ),
+    MountedEndpoint(
+        "cdrs",
+        "SENDER",
+        "cpo/cdrs",
+        views.CdrsSenderView.as_view(),
+        "cdrs_sender",
+        our_roles=frozenset({"CPO"}),
+    ),
+]

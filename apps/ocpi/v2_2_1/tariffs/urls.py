@@ -2,6 +2,31 @@
 
 from __future__ import annotations
 
-from apps.ocpi.common.mounting import MountedEndpoint
+from apps.ocpi.common.mounting import COUNTRY, PARTY, MountedEndpoint, Route, segment
+from apps.ocpi.v2_2_1.tariffs import views
 
-ENDPOINTS: list[MountedEndpoint] = []
+ENDPOINTS: list[MountedEndpoint] = [
+    MountedEndpoint(
+        "tariffs",
+        "RECEIVER",
+        "emsp/tariffs",
+        views.TariffsReceiverRootView.as_view(),
+        "tariffs_receiver",
+        our_roles=frozenset({"EMSP"}),
+        routes=(
+            Route(
+                f"{COUNTRY}/{PARTY}/{segment('tariff_id')}",
+                views.TariffReceiverView.as_view(),
+                "tariffs_receiver_tariff",
+            ),
+        ),
+    ),
+    MountedEndpoint(
+        "tariffs",
+        "SENDER",
+        "cpo/tariffs",
+        views.TariffsSenderView.as_view(),
+        "tariffs_sender",
+        our_roles=frozenset({"CPO"}),
+    ),
+]
