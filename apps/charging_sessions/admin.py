@@ -15,6 +15,7 @@ from apps.charging_sessions.models import (
     ChargingSession,
     SessionChargingDimension,
     SessionChargingPeriod,
+    SessionChargingPreferences,
 )
 from apps.core.admin import (
     EMPTY,
@@ -57,6 +58,21 @@ class SessionChargingPeriodInline(ChargingPeriodInline):
 
 class SessionChargingDimensionInline(ChargingDimensionInline):
     model = SessionChargingDimension
+
+
+class SessionChargingPreferencesInline(ReadOnlyAdminMixin, OpsTabularInline):
+    """The driver's charging preferences in effect (the last accepted; every request and its
+    answer is in the audit log)."""
+
+    model = SessionChargingPreferences
+    fields = (
+        "profile_type",
+        "departure_time",
+        "energy_need",
+        "discharge_allowed",
+        "source_connection",
+        "updated_at",
+    )
 
 
 class CdrListFilter(admin.SimpleListFilter):
@@ -127,7 +143,7 @@ class ChargingSessionAdmin(LargeTableAdminMixin, NoAddAdminMixin, OpsModelAdmin)
     )
     autocomplete_fields = ("party", "token", "location", "evse", "connector", "source_connection")
     readonly_fields = ("currency", "created_at")
-    inlines = (SessionChargingPeriodInline,)
+    inlines = (SessionChargingPreferencesInline, SessionChargingPeriodInline)
     fieldsets = (
         (
             None,

@@ -42,3 +42,13 @@ SESSION_ONLY_DIMENSIONS = frozenset(
         DimensionType.STATE_OF_CHARGE,
     }
 )
+
+
+class ChargingPreferencesResponse(models.TextChoices):
+    """The answer to a driver's charging preferences (what the EVSE makes of them)."""
+
+    ACCEPTED = "ACCEPTED", "Accepted (the EVSE will try, no guarantee)"
+    DEPARTURE_REQUIRED = "DEPARTURE_REQUIRED", "Departure time required"
+    ENERGY_NEED_REQUIRED = "ENERGY_NEED_REQUIRED", "Energy need required"
+    NOT_POSSIBLE = "NOT_POSSIBLE", "Not possible"
+    PROFILE_TYPE_NOT_SUPPORTED = "PROFILE_TYPE_NOT_SUPPORTED", "Profile type not supported"

@@ -9,7 +9,7 @@ from apps.charging_sessions.enums import AuthMethod, DimensionType, SessionStatu
 from apps.core.fields import amount_field, currency_field, optional_amount_field
 from apps.locations.models import Connector, Evse, Location
 from apps.partners.models import Party, SourcedModel
-from apps.tokens.enums import TokenType
+from apps.tokens.enums import ProfileType, TokenType
 from apps.tokens.models import Token
 
 
@@ -122,3 +122,25 @@ class SessionChargingDimension(DimensionModel):
         constraints = [
             models.UniqueConstraint(fields=["period", "type"], name="session_dimension_unique"),
         ]
+
+
+class SessionChargingPreferences(SourcedModel):
+    """The charging preferences in effect for a session of ours: the last ones a driver sent
+    (through their eMSP, ``source_connection``) that the EVSE accepted. Refused requests are
+    in the audit log only, so a refusal never erases preferences that were accepted before."""
+
+    session = models.OneToOneField(
+        ChargingSession, on_delete=models.CASCADE, related_name="charging_preferences"
+    )
+    profile_type = models.CharField(max_length=8, choices=ProfileType.choices)
+    departure_time = models.DateTimeField(null=True, blank=True)
+    energy_need = optional_amount_field(help_text="Energy requested (kWh)")
+    discharge_allowed = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "charging preferences"
+        verbose_name_plural = "charging preferences"
+
+    def __str__(self) -> str:
+        return f"{self.session} {self.profile_type}"

@@ -2,6 +2,38 @@
 
 from __future__ import annotations
 
-from apps.ocpi.common.mounting import MountedEndpoint
+from apps.ocpi.common.mounting import COUNTRY, PARTY, MountedEndpoint, Route, segment
+from apps.ocpi.v2_2_1.sessions import views
 
-ENDPOINTS: list[MountedEndpoint] = []
+ENDPOINTS: list[MountedEndpoint] = [
+    MountedEndpoint(
+        "sessions",
+        "RECEIVER",
+        "emsp/sessions",
+        views.SessionsReceiverView.as_view(),
+        "sessions_receiver",
+        our_roles=frozenset({"EMSP"}),
+        routes=(
+            Route(
+                f"{COUNTRY}/{PARTY}/{segment('session_id')}",
+                views.SessionReceiverView.as_view(),
+                "sessions_receiver_session",
+            ),
+        ),
+    ),
+    MountedEndpoint(
+        "sessions",
+        "SENDER",
+        "cpo/sessions",
+        views.SessionsSenderView.as_view(),
+        "sessions_sender",
+        our_roles=frozenset({"CPO"}),
+        routes=(
+            Route(
+                f"{segment('session_id')}/charging_preferences",
+                views.ChargingPreferencesView.as_view(),
+                "sessions_sender_charging_preferences",
+            ),
+        ),
+    ),
+]
