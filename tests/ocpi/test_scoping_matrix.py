@@ -18,6 +18,7 @@ Kinds of caller:
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ pytestmark = pytest.mark.django_db
 
 ROOT = "/ocpi/2.2.1"
 SCOPING_MESSAGE = "is not one this connection represents"
+#: Values for the other URL segments: ids nobody has (the first one the segment's regex takes).
+CANDIDATES = ("MATRIX1", "6c1f2a9e-3b7d-4e0a-9f51-2d8c4b7a0e13", "START_SESSION")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,40 @@ class RouteCase:
 ROUTES: dict[str, RouteCase] = {
     "details": RouteCase(configuration=True),
     "credentials": RouteCase(configuration=True),
+    # We are the eMSP: a CPO pushes to us.
+    "locations_receiver": RouteCase(caller_role="CPO"),
+    "locations_receiver_location": RouteCase(caller_role="CPO"),
+    "locations_receiver_evse": RouteCase(caller_role="CPO"),
+    "locations_receiver_connector": RouteCase(caller_role="CPO"),
+    "tariffs_receiver": RouteCase(caller_role="CPO"),
+    "tariffs_receiver_tariff": RouteCase(caller_role="CPO"),
+    "sessions_receiver": RouteCase(caller_role="CPO"),
+    "sessions_receiver_session": RouteCase(caller_role="CPO"),
+    "cdrs_receiver": RouteCase(caller_role="CPO"),
+    "cdrs_receiver_cdr": RouteCase(caller_role="CPO"),
+    "commands_sender": RouteCase(caller_role="CPO"),
+    "commands_sender_result": RouteCase(caller_role="CPO"),
+    "chargingprofiles_sender": RouteCase(caller_role="CPO"),
+    "chargingprofiles_sender_result": RouteCase(caller_role="CPO"),
+    "chargingprofiles_sender_session": RouteCase(caller_role="CPO"),
+    "tokens_sender": RouteCase(caller_role="CPO"),
+    "tokens_sender_authorize": RouteCase(caller_role="CPO"),
+    # We are the CPO: an eMSP reads from us or sends to us.
+    "locations_sender": RouteCase(),
+    "locations_sender_location": RouteCase(),
+    "locations_sender_evse": RouteCase(),
+    "locations_sender_connector": RouteCase(),
+    "tariffs_sender": RouteCase(),
+    "sessions_sender": RouteCase(),
+    "sessions_sender_charging_preferences": RouteCase(),
+    "cdrs_sender": RouteCase(),
+    "tokens_receiver": RouteCase(),
+    "tokens_receiver_token": RouteCase(),
+    "commands_receiver": RouteCase(),
+    "commands_receiver_command": RouteCase(),
+    "chargingprofiles_receiver": RouteCase(),
+    "chargingprofiles_receiver_session": RouteCase(),
+    # Configuration module between a platform and a hub.
     "hubclientinfo_receiver": RouteCase(caller_role="HUB"),
     "hubclientinfo_receiver_object": RouteCase(hub_only=True, caller_role="HUB"),
 }
@@ -100,13 +137,14 @@ def url_for(route: MountedRoute, *, country_code: str, party_id: str) -> str:
     values = {"country_code": country_code, "party_id": party_id}
     path = route.regex.removeprefix("^").removesuffix("$").removesuffix("/?")
     for name in route.kwargs:
-        value = values.get(name, "MATRIX1")
         start = path.index(f"(?P<{name}>")
         depth, end = 0, start
         for end in range(start, len(path)):
             depth += {"(": 1, ")": -1}.get(path[end], 0)
             if depth == 0:
                 break
+        group = path[start + len(f"(?P<{name}>") : end]
+        value = values.get(name) or next(c for c in CANDIDATES if re.fullmatch(group, c))
         path = path[:start] + value + path[end + 1 :]
     return ROOT + path.replace("\\", "")
 
