@@ -274,6 +274,22 @@ def test_the_spec_patch_examples_apply_to_a_stored_location(
     assert got["last_updated"] == "2019-06-24T12:39:09Z"
 
 
+def test_a_location_patch_replaces_a_list_whole(stored: dict[str, Any], cpo: Caller) -> None:
+    """A list in a PATCH (here ``evses``) is the new value as a whole: unlisted EVSEs go REMOVED."""
+    kept = copy.deepcopy(stored["evses"][1])
+    kept["last_updated"] = "2019-06-24T12:39:09Z"
+    response = cpo.patch(
+        url(stored),
+        {"evses": [kept], "facilities": ["MALL"], "last_updated": "2019-06-24T12:39:09Z"},
+    )
+
+    assert body(response)["status_code"] == 1000
+    assert loc().facilities == ["MALL"]
+    assert loc().name == "Gent Zuid"
+    assert evse("3256").status == EvseStatus.REMOVED
+    assert evse("3257").status == EvseStatus.RESERVED
+
+
 def test_a_connector_write_moves_its_evse_and_location_forward(
     stored: dict[str, Any], cpo: Caller
 ) -> None:
