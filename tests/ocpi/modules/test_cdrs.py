@@ -5,6 +5,7 @@ the CDRs of its drivers from us as CPO)."""
 from __future__ import annotations
 
 import copy
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -427,3 +428,39 @@ def test_repeated_body_in_our_push_matches_what_a_receiver_keeps(cpo: Caller) ->
     again = cpo.post("emsp/cdrs", copy.deepcopy(rendered))
     assert body(again)["status_code"] == 1000
     assert Cdr.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deliveries_of_one_cdr_store_it_once() -> None:
+    """A CPO retrying while its first POST is still being handled: one CDR, every delivery
+    answered with it."""
+    from django.db import connection as db
+
+    if db.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL")
+    own_party("EMSP")
+    caller = partner_caller("CPO", country_code="BE", party_id="BEC")
+    results: list[tuple[int, str]] = []
+    barrier = threading.Barrier(4)
+
+    def deliver() -> None:
+        barrier.wait()
+        try:
+            response = Caller(caller.connection, caller.token, caller.parties).post(
+                "emsp/cdrs", example()
+            )
+            results.append((response.status_code, response["Location"]))
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(status for status, _ in results) == [200, 200, 200, 201]
+    assert {location for _, location in results} == {LOCATION}
+    assert Cdr.objects.count() == 1
+    assert CdrChargingPeriod.objects.count() == 1
+    # Checked once, by the delivery that stored it.
+    assert CdrFinding.objects.filter(code="PRICING_MATCHES").count() == 1

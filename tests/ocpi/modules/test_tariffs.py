@@ -5,6 +5,7 @@ distinct content a new immutable version) and the Sender (an eMSP pulls our publ
 from __future__ import annotations
 
 import copy
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -356,3 +357,34 @@ def test_sender_filters_on_last_updated_and_paginates(emsp: Caller) -> None:
 
 def test_sender_is_not_the_receiver(emsp: Caller) -> None:
     assert emsp.put("cpo/tariffs", {}).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_puts_of_a_new_tariff_create_it_once() -> None:
+    from django.db import connection as db
+
+    if db.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL")
+    own_party("EMSP")
+    caller = partner_caller("CPO", country_code="DE", party_id="ALL")
+    statuses: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def push() -> None:
+        barrier.wait()
+        try:
+            response = Caller(caller.connection, caller.token, caller.parties).put(
+                url("13"), simple()
+            )
+            statuses.append(response.status_code)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=push) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200, 200, 200, 201]
+    assert Tariff.objects.count() == 1
+    assert TariffVersion.objects.count() == 1
