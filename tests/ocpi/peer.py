@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,14 @@ class PeerPlatform:
 
 @pytest.fixture
 def peer_platform(tmp_path: Path) -> Iterator[PeerPlatform]:
+    with running_peer_platform(tmp_path) as peer:
+        yield peer
+
+
+@contextmanager
+def running_peer_platform(tmp_path: Path) -> Iterator[PeerPlatform]:
+    """A peer platform with its files in ``tmp_path``, for as long as the block runs (what the
+    ``peer_platform`` fixture uses; a module-scoped fixture can use it too)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     keep = {"PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR"}
