@@ -5,6 +5,7 @@ response_url (a scripted peer on 127.0.0.1) through the outbox."""
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.charging_sessions.models import ChargingSession
@@ -413,3 +415,28 @@ def test_result_delivery_is_retried_after_a_transient_failure(cpo: Cpo) -> None:
 def test_the_answer_is_rendered_from_the_stored_command(cpo: Cpo) -> None:
     command = start(cpo)
     assert command.answer == CommandAnswer(result="ACCEPTED", timeout=30)
+
+
+def test_admin_lists_commands_with_their_answers_and_timings(cpo: Cpo, staff_client: Any) -> None:
+    command = start(cpo)
+    changelist = reverse("admin:commands_command_changelist")
+    response = staff_client.get(changelist)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert command.uid[:8] in content
+    assert "✔ Accepted" in content
+    # Both latencies (response, result) are shown.
+    assert len(re.findall(r">\d+ ms<|>\d+\.\d s<", content)) == 2
+    for query in (
+        {"state": "done"},
+        {"state": "waiting"},
+        {"direction": "RECEIVED"},
+        {"q": "LOC1"},
+    ):
+        assert staff_client.get(changelist, query).status_code == 200
+    waiting = staff_client.get(changelist, {"state": "waiting"}).content.decode()
+    assert command.uid[:8] not in waiting
+    page = staff_client.get(reverse("admin:commands_command_change", args=[command.pk]))
+    assert page.status_code == 200
+    assert command.charging_session is not None
+    assert command.charging_session.session_id in page.content.decode()
