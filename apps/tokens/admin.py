@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -18,13 +22,53 @@ from apps.partners.admin import ConnectionListFilter, PartyOwnerFilter
 from apps.tokens.models import Token, TokenAuthorization, TokenLocationRestriction
 
 
+class EvseUidsField(forms.CharField):
+    """A list of EVSE uids typed as text, separated by commas or spaces."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return ", ".join(str(uid) for uid in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        uids = [uid for uid in re.split(r"[\s,]+", text) if uid]
+        too_long = [uid for uid in uids if len(uid) > 36 or not uid.isprintable()]
+        if too_long:
+            raise forms.ValidationError(
+                "not an EVSE uid (printable, at most 36 characters): %(uids)s",
+                params={"uids": ", ".join(too_long)},
+            )
+        return list(dict.fromkeys(uids))
+
+
+class TokenLocationRestrictionForm(forms.ModelForm):
+    evse_uids = EvseUidsField(
+        label="EVSE uids",
+        required=False,
+        help_text="Separated by commas; empty: every EVSE of the location",
+    )
+
+    class Meta:
+        model = TokenLocationRestriction
+        fields = ("cpo", "location_id", "evse_uids")
+
+
 class TokenLocationRestrictionInline(OpsTabularInline):
+    """Where one of our tokens may charge (checked by real-time authorization)."""
+
     model = TokenLocationRestriction
+    form = TokenLocationRestrictionForm
     fields = ("cpo", "location_id", "evse_uids")
     autocomplete_fields = ("cpo",)
     extra = 0
     verbose_name = "allowed location"
     verbose_name_plural = "allowed locations (none: the token may charge anywhere)"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A plain list of ids, validated by the form: editable, unlike partners' documents.
+        self.field_swaps.pop("evse_uids", None)
 
 
 @admin.register(Token)
