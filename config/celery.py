@@ -33,6 +33,10 @@ app.conf.beat_schedule = {
         "task": "roamdesk.commands.sweep",
         "schedule": timedelta(seconds=settings.COMMANDS_SWEEP_SECONDS),
     },
+    "commands-simulator-meter": {
+        "task": "roamdesk.commands.simulator_meter",
+        "schedule": timedelta(seconds=settings.COMMANDS_SIMULATOR_METER_SECONDS),
+    },
     "ocpi-prune-exchange-log": {
         "task": "roamdesk.ocpi.prune_exchange_log",
         "schedule": crontab(hour=3, minute=17),

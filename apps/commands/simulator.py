@@ -308,3 +308,19 @@ class SimulatorBackend:
 
     def _unlock(self, command: Command) -> None:
         self._result(command, CommandResultType.ACCEPTED, "connector unlocked")
+
+
+def simulator_meter_all(*, at: datetime | None = None) -> int:
+    """Advance the meter of every session the simulator started and is still charging
+    (periodic, so the eMSP sees charging periods during a session, not only at its end)."""
+    from apps.commands.backend import charge_point_backend
+
+    if not isinstance(charge_point_backend(), SimulatorBackend):
+        return 0
+    at = at or timezone.now()
+    sessions = ChargingSession.objects.filter(
+        status=SessionStatus.ACTIVE,
+        commands__type=CommandType.START_SESSION,
+        commands__result=CommandResultType.ACCEPTED,
+    ).distinct()
+    return sum(1 for session in sessions if simulator_meter_advance(session=session, at=at))

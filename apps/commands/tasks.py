@@ -23,3 +23,11 @@ def sweep_commands() -> dict[str, list[int]]:
     for command_id in lost:
         execute_command.delay(command_id)
     return {"expired": expired, "requeued": lost}
+
+
+@shared_task(name="roamdesk.commands.simulator_meter")
+def simulator_meter() -> int:
+    """Periodic: simulated meter values for the sessions the simulator is charging."""
+    from apps.commands.simulator import simulator_meter_all
+
+    return simulator_meter_all()

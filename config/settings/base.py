@@ -124,6 +124,7 @@ CHARGE_POINT_BACKEND = (
 COMMANDS_RESULT_TIMEOUT = env_int("COMMANDS_RESULT_TIMEOUT", 30, minimum=1)
 COMMANDS_SWEEP_SECONDS = env_float("COMMANDS_SWEEP_SECONDS", 5.0, minimum=0.5)
 COMMANDS_SIMULATOR_POWER_KW = env_str("COMMANDS_SIMULATOR_POWER_KW", "11") or "11"
+COMMANDS_SIMULATOR_METER_SECONDS = env_float("COMMANDS_SIMULATOR_METER_SECONDS", 60.0, minimum=1)
 
 # Smart charging: who applies charging profiles at the chargers (a dotted path to a class
 # implementing apps.smart_charging.backend.ChargingProfileBackend; default the simulator), and

@@ -21,7 +21,8 @@ from apps.charging_sessions.models import ChargingSession
 from apps.commands.backend import BackendReply, _load
 from apps.commands.enums import CommandDirection, CommandResponseType, CommandResultType
 from apps.commands.models import Command
-from apps.commands.services import command_execute, commands_expire
+from apps.commands.services import command_execute, commands_expire, commands_unexecuted
+from apps.commands.simulator import simulator_meter_all
 from apps.commands.types import CommandAnswer
 from apps.locations.models import Location
 from apps.ocpi.models import DeliveryStatus, OutboundDelivery
@@ -440,3 +441,31 @@ def test_admin_lists_commands_with_their_answers_and_timings(cpo: Cpo, staff_cli
     assert page.status_code == 200
     assert command.charging_session is not None
     assert command.charging_session.session_id in page.content.decode()
+
+
+def test_simulated_meter_values_are_contiguous_periods_at_the_simulated_power(cpo: Cpo) -> None:
+    start(cpo)
+    session = ChargingSession.objects.get()
+    began = timezone.now() - timedelta(minutes=90)
+    ChargingSession.objects.filter(pk=session.pk).update(start_date_time=began)
+    with override_settings(COMMANDS_SIMULATOR_POWER_KW="7.4"):
+        assert simulator_meter_all(at=began + timedelta(minutes=30)) == 1
+        assert simulator_meter_all(at=began + timedelta(minutes=30)) == 0  # nothing to add
+        assert simulator_meter_all(at=began + timedelta(minutes=75)) == 1
+    session.refresh_from_db()
+    periods = list(session.charging_periods.prefetch_related("dimensions"))
+    assert [p.start_date_time for p in periods] == [began, began + timedelta(minutes=30)]
+    volumes = [{d.type: d.volume for d in p.dimensions.all()} for p in periods]
+    assert volumes == [
+        {"TIME": Decimal("0.5"), "ENERGY": Decimal("3.7")},
+        {"TIME": Decimal("0.75"), "ENERGY": Decimal("5.55")},
+    ]
+    assert session.kwh == Decimal("9.25")
+
+
+def test_the_sweep_hands_lost_executions_to_a_worker_again(cpo: Cpo) -> None:
+    response, _ = cpo.post("START_SESSION", start_session_body(cpo.url("START_SESSION/16")))
+    command = stored(response)  # its task never ran (the callback was not executed)
+    assert commands_unexecuted(older_than=0) == [command.pk]
+    assert command_execute(command_id=command.pk)
+    assert commands_unexecuted(older_than=0) == []
