@@ -13,13 +13,25 @@ from django.db.models import Model
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.cdrs.models import Cdr, CdrFinding
 from apps.charging_sessions.models import ChargingSession
-from apps.ocpi.models import ExchangeLogEntry
-from apps.partners.models import PartnerConnection
+from apps.commands.models import Command
+from apps.ocpi.models import ExchangeLogEntry, SyncCursor
+from apps.partners.models import PartnerConnection, Party
+from apps.smart_charging.models import (
+    ChargingProfileRequest,
+    ReportedActiveProfile,
+    SessionChargingProfile,
+)
 from apps.tokens.models import TokenAuthorization
 from tests.demo_data import demo_data  # noqa: F401 (fixture)
+from tests.factories.commands import CommandFactory
+from tests.factories.smart_charging import (
+    ChargingProfileRequestFactory,
+    SessionChargingProfileFactory,
+)
 
 REGISTERED: list[type[Model]] = sorted(
     admin.site._registry, key=lambda m: (m._meta.app_label, m._meta.model_name or "")
@@ -41,6 +53,23 @@ SAMPLES: dict[type[Model], Callable[[], Model]] = {
         code="SIGNED_DATA_ABSENT",
         severity=CdrFinding.Severity.INFO,
         message="The CDR has no signed meter data.",
+    ),
+    Command: lambda: CommandFactory.create(connection=PartnerConnection.objects.first()),
+    SyncCursor: lambda: SyncCursor.objects.create(
+        connection=PartnerConnection.objects.earliest("pk"), module="locations"
+    ),
+    ChargingProfileRequest: lambda: ChargingProfileRequestFactory.create(
+        connection=PartnerConnection.objects.first(), session=ChargingSession.objects.first()
+    ),
+    SessionChargingProfile: lambda: SessionChargingProfileFactory.create(
+        session=ChargingSession.objects.first(),
+        owner=Party.objects.filter(roles__icontains="EMSP").first(),
+    ),
+    ReportedActiveProfile: lambda: ReportedActiveProfile.objects.create(
+        connection=PartnerConnection.objects.earliest("pk"),
+        session_ref="S1",
+        start_date_time=timezone.now(),
+        active_profile={"start_date_time": "2026-11-01T10:00:00Z", "charging_profile": {}},
     ),
     TokenAuthorization: lambda: _authorization_of(
         ChargingSession.objects.exclude(authorization_reference="").earliest("pk")

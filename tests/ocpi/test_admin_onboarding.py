@@ -445,6 +445,7 @@ def test_adapter_profile_is_chosen_among_registered_profiles(staff_client: Clien
         "name": connection.name,
         "versions_url": connection.versions_url,
         "adapter_profile": other,
+        "authorization_timeout": "3",
     }
     response = staff_client.post(admin_url("change", connection.pk), data)
     assert response.status_code == 302

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client, RequestFactory
+from django.urls import resolve
 from django.utils import timezone
 
 from apps.ocpi.adapters.partners.raw_token import PROFILE as RAW_TOKEN_PROFILE
@@ -121,11 +122,18 @@ def test_versions_and_details_list_what_is_mounted(client: Client) -> None:
     assert details["version"] == V
     by_id = {(e["identifier"], e["role"]): e["url"] for e in details["endpoints"]}
     assert by_id[("credentials", "SENDER")] == f"http://testserver/ocpi/{V}/credentials"
-    # Every listed URL answers (it is mounted), with or without a trailing slash.
+    # Every listed URL is mounted, with or without a trailing slash (a Receiver root may have
+    # no GET of its own: 405, never 404).
     for url in by_id.values():
         path = url.removeprefix("http://testserver")
-        assert client.get(path, headers={"Authorization": b64(token)}).status_code == 200
-        assert client.get(path + "/", headers={"Authorization": b64(token)}).status_code == 200
+        for variant in (path, path + "/"):
+            assert resolve(variant).url_name, variant
+            answer = client.get(variant, headers={"Authorization": b64(token)})
+            assert answer.status_code != 404, variant
+    assert (
+        client.get(f"/ocpi/{V}/credentials", headers={"Authorization": b64(token)}).status_code
+        == 200
+    )
 
 
 def test_ids_are_echoed_or_generated_and_every_call_is_logged(client: Client) -> None:

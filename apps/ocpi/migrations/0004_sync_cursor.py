@@ -5,47 +5,88 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ocpi', '0003_delivery_claim_token'),
-        ('partners', '0005_connection_authorization_timeout'),
+        ("ocpi", "0003_delivery_claim_token"),
+        ("partners", "0005_connection_authorization_timeout"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SyncCursor',
+            name="SyncCursor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('module', models.CharField(max_length=32)),
-                ('enabled', models.BooleanField(default=True)),
-                ('interval_minutes', models.PositiveIntegerField(default=60, help_text='Incremental sync every N minutes (pushes carry the live flow)')),
-                ('full_interval_hours', models.PositiveIntegerField(default=24, help_text='Full resync every N hours (0: never on schedule)')),
-                ('high_water', models.DateTimeField(blank=True, help_text='date_to of the last completed run', null=True)),
-                ('last_run_at', models.DateTimeField(blank=True, null=True)),
-                ('last_success_at', models.DateTimeField(blank=True, null=True)),
-                ('last_full_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('successes', models.PositiveIntegerField(default=0)),
-                ('failures', models.PositiveIntegerField(default=0)),
-                ('last_run_objects', models.PositiveIntegerField(default=0)),
-                ('last_run_invalid', models.PositiveIntegerField(default=0)),
-                ('run_token', models.CharField(blank=True, editable=False, max_length=32)),
-                ('run_lease_expires_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('run_started_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('run_full', models.BooleanField(default=False, editable=False)),
-                ('run_date_from', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('run_date_to', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('run_next_url', models.TextField(blank=True, editable=False, help_text='Where the interrupted crawl continues')),
-                ('run_pages', models.PositiveIntegerField(default=0, editable=False)),
-                ('run_objects', models.PositiveIntegerField(default=0, editable=False)),
-                ('run_invalid', models.PositiveIntegerField(default=0, editable=False)),
-                ('run_total', models.PositiveIntegerField(blank=True, editable=False, null=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sync_cursors', to='partners.partnerconnection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("module", models.CharField(max_length=32)),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "interval_minutes",
+                    models.PositiveIntegerField(
+                        default=60,
+                        help_text="Incremental sync every N minutes (pushes carry the live flow)",
+                    ),
+                ),
+                (
+                    "full_interval_hours",
+                    models.PositiveIntegerField(
+                        default=24, help_text="Full resync every N hours (0: never on schedule)"
+                    ),
+                ),
+                (
+                    "high_water",
+                    models.DateTimeField(
+                        blank=True, help_text="date_to of the last completed run", null=True
+                    ),
+                ),
+                ("last_run_at", models.DateTimeField(blank=True, null=True)),
+                ("last_success_at", models.DateTimeField(blank=True, null=True)),
+                ("last_full_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                ("successes", models.PositiveIntegerField(default=0)),
+                ("failures", models.PositiveIntegerField(default=0)),
+                ("last_run_objects", models.PositiveIntegerField(default=0)),
+                ("last_run_invalid", models.PositiveIntegerField(default=0)),
+                ("run_token", models.CharField(blank=True, editable=False, max_length=32)),
+                (
+                    "run_lease_expires_at",
+                    models.DateTimeField(blank=True, editable=False, null=True),
+                ),
+                ("run_started_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("run_full", models.BooleanField(default=False, editable=False)),
+                ("run_date_from", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("run_date_to", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "run_next_url",
+                    models.TextField(
+                        blank=True,
+                        editable=False,
+                        help_text="Where the interrupted crawl continues",
+                    ),
+                ),
+                ("run_pages", models.PositiveIntegerField(default=0, editable=False)),
+                ("run_objects", models.PositiveIntegerField(default=0, editable=False)),
+                ("run_invalid", models.PositiveIntegerField(default=0, editable=False)),
+                ("run_total", models.PositiveIntegerField(blank=True, editable=False, null=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sync_cursors",
+                        to="partners.partnerconnection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['connection', 'module'],
-                'constraints': [models.UniqueConstraint(fields=('connection', 'module'), name='sync_cursor_unique')],
+                "ordering": ["connection", "module"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("connection", "module"), name="sync_cursor_unique"
+                    )
+                ],
             },
         ),
     ]

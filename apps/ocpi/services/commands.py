@@ -51,6 +51,7 @@ class CommandResultDelivery:
     reservation the CPO cancels) is a new delivery with the newest result."""
 
     module = MODULE
+    initial_load = False  # an answer to one request, never part of an initial load
 
     def load(self, object_id: int) -> Command | None:
         return (

@@ -491,6 +491,8 @@ def connection_push_all(
         for kind_name, kind in KINDS.items():
             if module and kind.module != module:
                 continue
+            if not getattr(kind, "initial_load", True):  # answers (command results) only
+                continue
             objects = list(kind.published_to(connection))
             for obj in objects:
                 delivery_record(

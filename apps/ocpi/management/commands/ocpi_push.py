@@ -18,7 +18,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--connection", type=int, required=True, help="Connection id")
         parser.add_argument(
-            "--module", choices=sorted({k.module for k in KINDS.values()}), default=None
+            "--module",
+            choices=sorted({k.module for k in KINDS.values() if getattr(k, "initial_load", True)}),
+            default=None,
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
