@@ -11,7 +11,8 @@ from apps.charging_sessions.models import ChargingSession
 from apps.locations.models import Location
 from apps.partners.enums import PublishScope
 from apps.tariffs.models import Tariff
-from tests.factories import SessionFactory
+from apps.tokens.models import Token
+from tests.factories import SessionFactory, TokenFactory
 from tests.factories.locations import location_with_evses
 from tests.factories.tariffs_cdrs import energy_content, final_cdr, published_tariff
 from tests.ocpi.contract import (
@@ -161,4 +162,33 @@ class TestSessionsReceiver(ReceiverContract):
         examples=("session_example_1_simple_start.json", "session_example_2_short_finished.json"),
         model=ChargingSession,
         object_url=_owner_url,
+    )
+
+
+# -- Tokens ---------------------------------------------------------------------------------------
+class TestTokensSender(SenderContract):
+    spec = SenderSpec(
+        path="emsp/tokens",
+        our_role="EMSP",
+        caller_role="CPO",
+        make=lambda w, t: TokenFactory.create(party=w.ours, last_updated=t),
+        # A copy of another eMSP's token is not ours to hand out.
+        make_hidden=lambda w, t: TokenFactory.create(party=w.stranger.party, last_updated=t),
+        wire_id=lambda data: str(data["uid"]),
+    )
+
+
+class TestTokensReceiver(ReceiverContract):
+    spec = ReceiverSpec(
+        path="cpo/tokens",
+        caller_role="EMSP",
+        our_role="CPO",
+        fixtures="tokens",
+        examples=(
+            "token_example_1_app_user.json",
+            "token_example_2_full_rfid.json",
+            "token_put_example.json",
+        ),
+        model=Token,
+        object_url=lambda d: f"{d['country_code']}/{d['party_id']}/{d['uid']}?type={d['type']}",
     )
