@@ -32,7 +32,7 @@ from apps.ocpi.common.timestamps import format_ocpi_datetime
 from apps.ocpi.common.validation import require_last_updated, validated
 from apps.ocpi.v2_2_1 import serializers as wire
 from apps.ocpi.v2_2_1.codecs import codec
-from apps.ocpi.v2_2_1.pricing_input import NumberField, OcpiDateTimeField
+from apps.ocpi.v2_2_1.fields import NumberField, OcpiDateTimeField
 from apps.ocpi.v2_2_1.render import number
 
 # -- 2.2.1 enums (closed in this version: an unknown value is a 2001) --------------------------
