@@ -21,7 +21,12 @@ from rest_framework import serializers
 from apps.core.errors import DomainError
 from apps.ocpi.common.errors import InvalidParameters
 from apps.ocpi.common.validation import validated
+from apps.ocpi.v2_2_1.cdrs.codec import ChargingPeriodSerializer
 from apps.ocpi.v2_2_1.fields import NumberField, OcpiDateTimeField
+from apps.ocpi.v2_2_1.tariffs.codec import (
+    PriceSerializer,
+    TariffElementSerializer,
+)
 from apps.tariffs.pricing import (
     InvalidTariff,
     NoValidTariff,
@@ -54,56 +59,6 @@ class TariffSwitchUnsupported(DomainError):
 
 
 # -- Tariff -------------------------------------------------------------------------------------
-class PriceSerializer(serializers.Serializer[Any]):
-    excl_vat = NumberField()
-    incl_vat = NumberField(required=False, allow_null=True)
-
-
-class PriceComponentSerializer(serializers.Serializer[Any]):
-    type = serializers.ChoiceField(["ENERGY", "FLAT", "PARKING_TIME", "TIME"])
-    price = NumberField()
-    vat = NumberField(required=False, allow_null=True)
-    step_size = serializers.IntegerField(min_value=0)
-
-
-class TariffRestrictionsSerializer(serializers.Serializer[Any]):
-    start_time = serializers.RegexField(
-        r"^([0-1][0-9]|2[0-3]):[0-5][0-9]$", required=False, allow_null=True
-    )
-    end_time = serializers.RegexField(
-        r"^([0-1][0-9]|2[0-3]):[0-5][0-9]$", required=False, allow_null=True
-    )
-    start_date = serializers.RegexField(
-        r"^([12][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
-        required=False,
-        allow_null=True,
-    )
-    end_date = serializers.RegexField(
-        r"^([12][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
-        required=False,
-        allow_null=True,
-    )
-    min_kwh = NumberField(required=False, allow_null=True)
-    max_kwh = NumberField(required=False, allow_null=True)
-    min_current = NumberField(required=False, allow_null=True)
-    max_current = NumberField(required=False, allow_null=True)
-    min_power = NumberField(required=False, allow_null=True)
-    max_power = NumberField(required=False, allow_null=True)
-    min_duration = serializers.IntegerField(min_value=0, required=False, allow_null=True)
-    max_duration = serializers.IntegerField(min_value=0, required=False, allow_null=True)
-    day_of_week = serializers.ListField(
-        child=serializers.ChoiceField(WEEKDAYS), required=False, allow_null=True
-    )
-    reservation = serializers.ChoiceField(
-        ["RESERVATION", "RESERVATION_EXPIRES"], required=False, allow_null=True
-    )
-
-
-class TariffElementSerializer(serializers.Serializer[Any]):
-    price_components = PriceComponentSerializer(many=True, allow_empty=False)
-    restrictions = TariffRestrictionsSerializer(required=False, allow_null=True)
-
-
 class TariffSerializer(serializers.Serializer[Any]):
     country_code = serializers.RegexField(r"^[A-Za-z]{2}$")
     party_id = serializers.RegexField(r"^[A-Za-z0-9]{3}$")
@@ -122,27 +77,6 @@ class TariffSerializer(serializers.Serializer[Any]):
 
 
 # -- CDR ----------------------------------------------------------------------------------------
-class CdrDimensionSerializer(serializers.Serializer[Any]):
-    type = serializers.ChoiceField(CDR_DIMENSION_TYPES)
-    volume = NumberField()
-
-
-class ChargingPeriodSerializer(serializers.Serializer[Any]):
-    start_date_time = OcpiDateTimeField()
-    dimensions = CdrDimensionSerializer(many=True, allow_empty=False)
-    tariff_id = serializers.CharField(
-        max_length=36, required=False, allow_null=True, allow_blank=True
-    )
-
-    def validate_dimensions(self, dimensions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        seen: set[str] = set()
-        for dimension in dimensions:
-            if dimension["type"] in seen:
-                raise serializers.ValidationError(f"{dimension['type']} is given twice")
-            seen.add(dimension["type"])
-        return dimensions
-
-
 class CdrLocationSerializer(serializers.Serializer[Any]):
     id = serializers.CharField(max_length=36)
 

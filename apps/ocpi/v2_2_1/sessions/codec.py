@@ -1,13 +1,16 @@
 """OCPI 2.2.1 sessions: wire ⇄ canonical (registered in ``apps.ocpi.v2_2_1.codecs``).
 
-Kinds: ``session`` (Session ⇄ ``SessionData`` / ``ChargingSession``), ``charging_preferences``
-(ChargingPreferences ⇄ ``ChargingPreferencesData``) and ``charging_preferences_response`` (the
-ChargingPreferencesResponse enum: a bare JSON string in ``data``, so it renders to a ``str``).
+Kinds: ``session`` (Session ⇄ ``SessionData`` / ``ChargingSession``), ``listed_session`` (a
+Session with its owner and id, as a Sender list carries it ⇄ ``ListedSession``; pull sync),
+``charging_preferences`` (ChargingPreferences ⇄ ``ChargingPreferencesData``) and
+``charging_preferences_response`` (the ChargingPreferencesResponse enum: a bare JSON string in
+``data``, so it renders to a ``str``).
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -27,10 +30,11 @@ from apps.charging_sessions.enums import (
 from apps.charging_sessions.models import ChargingSession, SessionChargingPreferences
 from apps.ocpi.common.errors import InvalidParameters
 from apps.ocpi.common.validation import require_last_updated, validated
+from apps.ocpi.v2_2_1.cdrs.codec import ChargingPeriodSerializer
 from apps.ocpi.v2_2_1.codecs import codec
 from apps.ocpi.v2_2_1.fields import NumberField, OcpiDateTimeField
-from apps.ocpi.v2_2_1.pricing_input import ChargingPeriodSerializer, PriceSerializer
 from apps.ocpi.v2_2_1.render import number, price
+from apps.ocpi.v2_2_1.tariffs.codec import PriceSerializer
 from apps.tokens.enums import ProfileType, TokenType
 
 _COUNTRY = r"^[A-Za-z]{2}$"
@@ -204,6 +208,34 @@ class SessionCodec:
                 "last_updated": obj.last_updated,
             }
         )
+
+
+@dataclass(frozen=True)
+class ListedSession:
+    """A session as a Sender list carries it: its owner and id with the data (the Receiver
+    interface takes those from the URL instead)."""
+
+    country_code: str
+    party_id: str
+    session_id: str
+    data: SessionData
+
+
+@codec("listed_session")
+class ListedSessionCodec:
+    """A complete Session with its identity (pull sync); renders like ``session``."""
+
+    def parse(self, data: Any, *, partial: bool = False) -> ListedSession:
+        session = SessionCodec().parse(data)  # validates the whole object, ids included
+        return ListedSession(
+            country_code=str(data["country_code"]).upper(),
+            party_id=str(data["party_id"]).upper(),
+            session_id=str(data["id"]),
+            data=session,
+        )
+
+    def render(self, obj: ChargingSession) -> dict[str, Any]:
+        return SessionCodec().render(obj)
 
 
 class ChargingPreferencesSerializer(serializers.Serializer[Any]):
