@@ -17,7 +17,7 @@ from apps.ocpi.models import (
     OutboundDelivery,
     SyncCursor,
 )
-from apps.ocpi.services.health import health_overview, sparkline
+from apps.ocpi.services.health import command_success, health_overview, sparkline
 from apps.partners.models import PartnerConnection
 from tests.factories import ConnectionFactory
 
@@ -98,3 +98,15 @@ def test_health_page_renders_for_staff(staff_client: Client) -> None:
 def test_health_page_needs_staff(client: Client) -> None:
     response = client.get(reverse("admin:partners_partnerconnection_health"))
     assert response.status_code == 302
+
+
+def test_command_success_rate() -> None:
+    from tests.factories.commands import CommandFactory
+
+    connection = ConnectionFactory.create(status="CONNECTED")
+    assert command_success(connection) == "no results yet"
+    for result in ("ACCEPTED", "ACCEPTED", "ACCEPTED", "TIMEOUT", ""):
+        CommandFactory.create(connection=connection, result=result)
+    assert command_success(connection) == "75.0 % of 4"
+    [item] = health_overview()
+    assert item.extra["Command success"] == "75.0 % of 4"

@@ -70,8 +70,25 @@ class ConnectionHealth:
         return Decimal((self.cdrs_received - self.cdrs_in_review) * 100) / self.cdrs_received
 
 
-#: Extra KPIs per connection (e.g. the command success rate): label → function.
-KPI_PROVIDERS: dict[str, Callable[[PartnerConnection], str]] = {}
+def command_success(connection: PartnerConnection) -> str:
+    """Commands to or from this partner that ended ACCEPTED, among those with a result."""
+    from apps.commands.enums import CommandResultType
+    from apps.commands.models import Command
+
+    figures = Command.objects.filter(connection=connection).aggregate(
+        done=Count("pk", filter=~Q(result="")),
+        ok=Count("pk", filter=Q(result=CommandResultType.ACCEPTED)),
+    )
+    if not figures["done"]:
+        return "no results yet"
+    rate = Decimal(figures["ok"] * 100) / figures["done"]
+    return f"{rate:.1f} % of {figures['done']}"
+
+
+#: Extra KPIs per connection: label → function.
+KPI_PROVIDERS: dict[str, Callable[[PartnerConnection], str]] = {
+    "Command success": command_success,
+}
 
 
 def health_overview(*, days: int = 14, now: datetime | None = None) -> list[ConnectionHealth]:
