@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from apps.core.errors import DomainError
+from apps.core.events import ChangeKind, DomainChange, change_announce
 from apps.core.upsert import Outcome, Upserted, is_stale
 from apps.partners.models import PartnerConnection, Party
 from apps.tokens.enums import (
@@ -165,14 +166,15 @@ def token_find(
     )
 
 
-# -- copies of partners' tokens (we are the CPO) ---------------------------------------------
+# -- writes: copies of partners' tokens (we are the CPO), and our own tokens (we are the eMSP) --
 def token_upsert(
     *, party: Party, data: TokenData, source_connection: PartnerConnection | None = None
 ) -> Upserted[Token]:
     """Create or replace the token ``data.uid``/``data.type`` of ``party``.
 
     Tokens are identified by uid and type: the same uid with another type is another token.
-    An update older than the copy we hold is ignored (``Outcome.STALE``).
+    An update older than the copy we hold is ignored (``Outcome.STALE``). A change of one of
+    our own tokens is announced (``ChangeKind.TOKEN``) so the CPOs get it.
     """
     with transaction.atomic():
         token = (
@@ -192,6 +194,7 @@ def token_upsert(
         if source_connection is not None:
             token.source_connection = source_connection
         token.save()
+        _announce(token)
     return Upserted(outcome, token)
 
 
@@ -219,7 +222,14 @@ def token_patch(
         if source_connection is not None:
             current.source_connection = source_connection
         current.save()
+        _announce(current)
     return Upserted(Outcome.UPDATED, current)
+
+
+def _announce(token: Token) -> None:
+    """Our own tokens are pushed to the CPOs (the outbox listens); partners' copies are not."""
+    if token.party.is_own:
+        change_announce(DomainChange(kind=ChangeKind.TOKEN, object_id=token.pk))
 
 
 # -- our own tokens' authorization (we are the eMSP) -------------------------------------------

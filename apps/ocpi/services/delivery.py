@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import transaction
@@ -36,15 +37,20 @@ from django.utils import timezone
 
 from apps.cdrs.enums import CdrOrigin, CdrStatus
 from apps.cdrs.models import Cdr
+from apps.charging_sessions.models import ChargingSession
 from apps.core.events import ChangeKind, DomainChange, change_listener
 from apps.core.services import Actor, audit_log_record
+from apps.locations.models import Evse, Location
+from apps.locations.selectors import locations_with_children
 from apps.ocpi.adapters.base import Adapter
 from apps.ocpi.adapters.registry import get_adapter
 from apps.ocpi.common.client import OcpiClient, OcpiResponse, OcpiTransportError, RoutingHeaders
 from apps.ocpi.common.status import OcpiStatus
 from apps.ocpi.models import DeliveryStatus, OutboundDelivery
-from apps.partners.enums import ConnectionStatus
-from apps.partners.models import PartnerConnection
+from apps.partners.enums import ConnectionStatus, Role
+from apps.partners.models import PartnerConnection, Party
+from apps.tariffs.models import Tariff, TariffVersion
+from apps.tokens.models import Token
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +148,320 @@ class CdrDelivery:
         )
 
 
-KINDS: dict[str, DeliveryKind] = {ChangeKind.CDR: CdrDelivery()}
+# -- shared data pushed to every partner it is published to -------------------------------------
+def _active_connections() -> Any:
+    return (
+        PartnerConnection.objects.filter(status__in=ACTIVE_STATUSES)
+        .select_related("partner")
+        .prefetch_related("represented_parties")
+        .order_by("pk")
+    )
+
+
+def _recipient(connection: PartnerConnection, roles: tuple[str, ...]) -> Party | None:
+    """The party a push of shared data over ``connection`` is addressed to (spec 2.11).
+
+    Through a hub it is the hub itself (a broadcast push: TO = hub, the hub forwards to its
+    clients of the opposite role). Directly, it is the represented party playing the receiving
+    role (the first one, by creation, when the platform hosts several: one push per connection,
+    since the data is the same for each of them). ``None`` only for a connection without any
+    represented party; the TO headers are then omitted.
+    """
+    parties = sorted(connection.represented_parties.all(), key=lambda p: p.pk)
+    for role in (Role.HUB, *roles):
+        for party in parties:
+            if party.has_role(role):
+                return party
+    return parties[0] if parties else None
+
+
+def _routing(sender: Party, recipient: Party | None) -> RoutingHeaders:
+    return RoutingHeaders(
+        to_country_code=recipient.country_code if recipient else "",
+        to_party_id=recipient.party_id if recipient else "",
+        from_country_code=sender.country_code,
+        from_party_id=sender.party_id,
+    )
+
+
+def _object_url(base: str, *segments: str) -> str:
+    """``{endpoint}/{country_code}/{party_id}/{id}...`` (client-owned object URL, spec 2.9)."""
+    return "/".join([base.rstrip("/"), *(quote(s, safe="") for s in segments)])
+
+
+#: Who receives shared data of each module, directly (no hub).
+LOCATION_RECEIVER_ROLES = (Role.EMSP, Role.NSP, Role.OTHER)
+TOKEN_RECEIVER_ROLES = (Role.CPO,)
+
+
+class LocationDelivery:
+    """CPO role: one of our Locations changed; the whole Location is PUT to every partner it is
+    published to (its EVSEs and connectors included).
+
+    The row renders the Location as it is at send time, so a coalesced row sends the newest
+    state, and the claim never hands out a row of a Location whose previous push to the same
+    connection is still in flight: an older state is never delivered after a newer one.
+    """
+
+    module = "locations"
+
+    def load(self, object_id: int) -> Location | None:
+        return (
+            locations_with_children(Location.objects.filter(pk=object_id, party__partner=None))
+            .select_related("party")
+            .first()
+        )
+
+    def label(self, obj: Location) -> str:
+        return f"{obj.party.code}*{obj.location_id}"
+
+    def targets(self, obj: Location) -> list[PartnerConnection]:
+        return [
+            c
+            for c in _receivers(_active_connections(), self.module)
+            if obj.is_published_to(c.partner)
+        ]
+
+    def published_to(self, connection: PartnerConnection) -> Iterable[Location]:
+        if not connection.endpoint_url(self.module, "RECEIVER"):
+            return Location.objects.none()
+        return locations_with_children(
+            Location.objects.filter(party__partner=None)
+            .filter(Location.published_to_q(connection.partner))
+            .order_by("pk")
+        )
+
+    def send(
+        self, *, adapter: Adapter, client: OcpiClient, connection: PartnerConnection, obj: Location
+    ) -> OcpiResponse:
+        return _location_put(adapter, client, connection, obj)
+
+
+def _location_put(
+    adapter: Adapter, client: OcpiClient, connection: PartnerConnection, location: Location
+) -> OcpiResponse:
+    base = connection.endpoint_url("locations", "RECEIVER")
+    assert base is not None
+    party = location.party
+    return client.put(
+        _object_url(base, party.country_code, party.party_id, location.location_id),
+        json=adapter.render("location", location),
+        routing=_routing(party, _recipient(connection, LOCATION_RECEIVER_ROLES)),
+        module="locations",
+    )
+
+
+class EvseStatusDelivery:
+    """CPO role: the status of one of our EVSEs changed; PATCHed as ``status`` and
+    ``last_updated`` on the EVSE's URL (spec 6.3), to every partner its Location is published to.
+
+    Many changes of one EVSE before a worker runs coalesce into one PATCH with the newest
+    status (rendered at send time). Not part of an initial load: the Location PUT carries the
+    statuses. When the partner does not know the Location yet (HTTP 404, or OCPI 2003 "unknown
+    location"), the whole Location is PUT instead, as the spec advises after a failed PATCH.
+    """
+
+    module = "locations"
+    initial_load = False  # the Location PUT of an initial load carries every status
+
+    def load(self, object_id: int) -> Evse | None:
+        return (
+            Evse.objects.select_related("location__party")
+            .filter(pk=object_id, location__party__partner=None)
+            .first()
+        )
+
+    def label(self, obj: Evse) -> str:
+        return f"{obj.location.party.code}*{obj.location.location_id}/{obj.uid}"
+
+    def targets(self, obj: Evse) -> list[PartnerConnection]:
+        return LocationDelivery().targets(obj.location)
+
+    def published_to(self, connection: PartnerConnection) -> Iterable[Evse]:
+        return Evse.objects.none()
+
+    def send(
+        self, *, adapter: Adapter, client: OcpiClient, connection: PartnerConnection, obj: Evse
+    ) -> OcpiResponse:
+        base = connection.endpoint_url(self.module, "RECEIVER")
+        assert base is not None
+        location = obj.location
+        party = location.party
+        response = client.patch(
+            _object_url(base, party.country_code, party.party_id, location.location_id, obj.uid),
+            json=adapter.render("evse_status", obj),
+            routing=_routing(party, _recipient(connection, LOCATION_RECEIVER_ROLES)),
+            module=self.module,
+        )
+        if response.http_status == 404 or response.status_code == OcpiStatus.UNKNOWN_LOCATION:
+            whole = LocationDelivery().load(location.pk)
+            if whole is not None:
+                return _location_put(adapter, client, connection, whole)
+        return response
+
+
+class TariffDelivery:
+    """CPO role: one of our tariffs published a new version (PUT of the tariff as its newest
+    version says), or was withdrawn (``deleted_at`` set: DELETE), to every partner it is
+    published to. The state at send time decides between PUT and DELETE."""
+
+    module = "tariffs"
+
+    def load(self, object_id: int) -> Tariff | None:
+        tariff = (
+            Tariff.objects.select_related("party").filter(pk=object_id, party__partner=None).first()
+        )
+        if tariff is None or (tariff.deleted_at is None and tariff.latest_version() is None):
+            return None  # nothing to say about a tariff without a version
+        return tariff
+
+    def label(self, obj: Tariff) -> str:
+        return f"{obj.party.code}*{obj.tariff_id}"
+
+    def targets(self, obj: Tariff) -> list[PartnerConnection]:
+        return [
+            c
+            for c in _receivers(_active_connections(), self.module)
+            if obj.is_published_to(c.partner)
+        ]
+
+    def published_to(self, connection: PartnerConnection) -> Iterable[Tariff]:
+        if not connection.endpoint_url(self.module, "RECEIVER"):
+            return Tariff.objects.none()
+        return (
+            Tariff.objects.select_related("party")
+            .filter(party__partner=None, deleted_at__isnull=True)
+            .filter(Tariff.published_to_q(connection.partner))
+            .filter(Exists(TariffVersion.objects.filter(tariff=OuterRef("pk"))))
+            .order_by("pk")
+        )
+
+    def send(
+        self, *, adapter: Adapter, client: OcpiClient, connection: PartnerConnection, obj: Tariff
+    ) -> OcpiResponse:
+        base = connection.endpoint_url(self.module, "RECEIVER")
+        assert base is not None
+        party = obj.party
+        url = _object_url(base, party.country_code, party.party_id, obj.tariff_id)
+        routing = _routing(party, _recipient(connection, LOCATION_RECEIVER_ROLES))
+        if obj.deleted_at is not None:
+            return client.delete(url, routing=routing, module=self.module)
+        return client.put(
+            url, json=adapter.render("tariff", obj), routing=routing, module=self.module
+        )
+
+
+class SessionDelivery:
+    """CPO role: one of our sessions changed; the whole Session is PUT (periods included) to
+    the eMSP whose token it uses, like its CDR later. The state at send time is sent."""
+
+    module = "sessions"
+
+    def load(self, object_id: int) -> ChargingSession | None:
+        return (
+            ChargingSession.objects.select_related("party")
+            .prefetch_related("charging_periods__dimensions")
+            .filter(pk=object_id, party__partner=None, source_connection=None)
+            .first()
+        )
+
+    def label(self, obj: ChargingSession) -> str:
+        return f"{obj.party.code}*{obj.session_id}"
+
+    def targets(self, obj: ChargingSession) -> list[PartnerConnection]:
+        connections = _active_connections().filter(
+            represented_parties__country_code=obj.token_country_code.upper(),
+            represented_parties__party_id=obj.token_party_id.upper(),
+        )
+        return _receivers(connections.distinct(), self.module)
+
+    def published_to(self, connection: PartnerConnection) -> Iterable[ChargingSession]:
+        if not connection.endpoint_url(self.module, "RECEIVER"):
+            return ChargingSession.objects.none()
+        owners = Q()
+        for party in connection.represented_parties.all():
+            owners |= Q(token_country_code__iexact=party.country_code) & Q(
+                token_party_id__iexact=party.party_id
+            )
+        if not owners:
+            return ChargingSession.objects.none()
+        return (
+            ChargingSession.objects.filter(owners, party__partner=None, source_connection=None)
+            .select_related("party")
+            .prefetch_related("charging_periods__dimensions")
+            .order_by("start_date_time", "pk")
+        )
+
+    def send(
+        self,
+        *,
+        adapter: Adapter,
+        client: OcpiClient,
+        connection: PartnerConnection,
+        obj: ChargingSession,
+    ) -> OcpiResponse:
+        base = connection.endpoint_url(self.module, "RECEIVER")
+        assert base is not None
+        party = obj.party
+        routing = RoutingHeaders(
+            to_country_code=obj.token_country_code,
+            to_party_id=obj.token_party_id,
+            from_country_code=party.country_code,
+            from_party_id=party.party_id,
+        )
+        return client.put(
+            _object_url(base, party.country_code, party.party_id, obj.session_id),
+            json=adapter.render("session", obj),
+            routing=routing,
+            module=self.module,
+        )
+
+
+class TokenDelivery:
+    """eMSP role: one of our tokens changed; PUT to every CPO connection with a Tokens
+    Receiver, with the type as query parameter (the same uid may exist with another type)."""
+
+    module = "tokens"
+
+    def load(self, object_id: int) -> Token | None:
+        return (
+            Token.objects.select_related("party").filter(pk=object_id, party__partner=None).first()
+        )
+
+    def label(self, obj: Token) -> str:
+        return f"{obj.party.code}*{obj.uid} {obj.type}"
+
+    def targets(self, obj: Token) -> list[PartnerConnection]:
+        return _receivers(_active_connections(), self.module)
+
+    def published_to(self, connection: PartnerConnection) -> Iterable[Token]:
+        if not connection.endpoint_url(self.module, "RECEIVER"):
+            return Token.objects.none()
+        return Token.objects.filter(party__partner=None).select_related("party").order_by("pk")
+
+    def send(
+        self, *, adapter: Adapter, client: OcpiClient, connection: PartnerConnection, obj: Token
+    ) -> OcpiResponse:
+        base = connection.endpoint_url(self.module, "RECEIVER")
+        assert base is not None
+        party = obj.party
+        return client.put(
+            _object_url(base, party.country_code, party.party_id, obj.uid),
+            params={"type": obj.type},
+            json=adapter.render("token", obj),
+            routing=_routing(party, _recipient(connection, TOKEN_RECEIVER_ROLES)),
+            module=self.module,
+        )
+
+
+KINDS: dict[str, DeliveryKind] = {
+    ChangeKind.CDR: CdrDelivery(),
+    ChangeKind.LOCATION: LocationDelivery(),
+    ChangeKind.EVSE_STATUS: EvseStatusDelivery(),
+    ChangeKind.TARIFF: TariffDelivery(),
+    ChangeKind.SESSION: SessionDelivery(),
+    ChangeKind.TOKEN: TokenDelivery(),
+}
 
 
 # -- recording ---------------------------------------------------------------------------------

@@ -678,3 +678,15 @@ class ConnectorCodec:
 
     def render(self, obj: Connector) -> dict[str, Any]:
         return render_connector(obj)
+
+
+@codec("evse_status")
+class EvseStatusCodec:
+    """The body of an EVSE status PATCH (spec 6.3): only ``status`` and ``last_updated``."""
+
+    def parse(self, data: Any, *, partial: bool = False) -> dict[str, Any]:
+        canonical = evse_canonical(_validated(EvseSerializer, data, partial=True), partial=True)
+        return {k: v for k, v in canonical.items() if k in ("status", "last_updated")}
+
+    def render(self, obj: Evse) -> dict[str, Any]:
+        return {"status": obj.status, "last_updated": obj.last_updated}
