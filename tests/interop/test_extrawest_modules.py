@@ -45,7 +45,7 @@ from django.test import override_settings
 
 from apps.partners.models import Party
 from tests.factories import SessionFactory, TokenFactory
-from tests.factories.commands import charging_site
+from tests.factories.commands import CommandFactory, charging_site
 from tests.factories.locations import location_with_evses
 from tests.factories.sessions import SessionChargingDimensionFactory, SessionChargingPeriodFactory
 from tests.factories.tariffs_cdrs import final_cdr, published_tariff
@@ -413,6 +413,28 @@ def test_extrawest_commands_tokens_and_profiles_reach_our_cpo_receivers(
     for command in ("START_SESSION", "STOP_SESSION", "RESERVE_NOW", "CANCEL_RESERVATION"):
         assert reports[command]["data"]["result"] == "ACCEPTED", command
     assert reports["profile PUT"]["data"]["result"] == "ACCEPTED"
+
+
+def test_extrawest_command_result_reaches_our_commands_sender_callback(
+    judge: Judge, ours: Party
+) -> None:
+    """The CPO side of a command we sent (§11.3): the result POSTed to our response_url."""
+    cpo = addressed(partner_caller("CPO", country_code="BE", party_id="BEC"), ours)
+    sent = CommandFactory.create(connection=cpo.connection, uid="xw-cmd-1")
+    result_url = judge.url(f"emsp/commands/START_SESSION/{sent.uid}")
+
+    reports = judge.run(
+        [
+            step("result POST", cpo, "POST", result_url, body={
+                "schema": "commands.CommandResult",
+                "data": {"result": "ACCEPTED",
+                         "message": [{"language": "en", "text": "charging"}]}}),
+        ]
+    )  # fmt: skip
+
+    assert failures(reports) == []
+    sent.refresh_from_db()
+    assert sent.result == "ACCEPTED"
 
 
 def test_extrawest_client_info_reaches_our_hubclientinfo_receiver(judge: Judge) -> None:
