@@ -9,7 +9,6 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from django.core.management import call_command
@@ -17,58 +16,22 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.ocpi.common.timestamps import format_ocpi_datetime, parse_ocpi_datetime
+from apps.ocpi.common.timestamps import format_ocpi_datetime
 from apps.ocpi.models import SyncCursor
 from apps.ocpi.services import sync as sync_service
 from apps.ocpi.services.sync import sync_run, syncs_due
 from apps.partners.models import PartnerConnection, Party
 from tests.ocpi.callers import own_party, partner_caller
-from tests.ocpi.httpserver import OcpiPeer, RecordedRequest, Reply, envelope
+from tests.ocpi.httpserver import OcpiPeer
+from tests.ocpi.paginated import PaginatedPartner, last_updated
 from tests.workers import CeleryWorker
 
 T0 = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
 MODULE = "hubclientinfo"
 
 
-class PaginatedPartner:
-    """A partner's Sender list: filters on last_updated, offset/limit pages, Link, totals."""
-
-    def __init__(self, peer: OcpiPeer, objects: list[dict[str, Any]], page_size: int = 3):
-        self.peer = peer
-        self.objects = objects
-        self.page_size = page_size
-        self.fail_once: set[int] = set()  # offsets whose first request fails
-        self.on_request: Any = None
-        self.lock = threading.Lock()
-        peer.handler = self.serve
-
-    def serve(self, request: RecordedRequest) -> Reply:
-        query = {k: v[0] for k, v in request.query.items()}
-        offset = int(query.get("offset", 0))
-        limit = min(int(query.get("limit", self.page_size)), self.page_size)
-        if self.on_request is not None:
-            self.on_request(offset)
-        with self.lock:
-            if offset in self.fail_once:
-                self.fail_once.discard(offset)
-                return Reply(status=503, body=b"busy", content_type="text/plain")
-            rows = [
-                o
-                for o in self.objects
-                if ("date_from" not in query or _t(o) >= parse_ocpi_datetime(query["date_from"]))
-                and ("date_to" not in query or _t(o) < parse_ocpi_datetime(query["date_to"]))
-            ]
-        page = rows[offset : offset + limit]
-        headers = {"X-Total-Count": str(len(rows)), "X-Limit": str(self.page_size)}
-        if offset + limit < len(rows):
-            filters = {k: v for k, v in query.items() if k in ("date_from", "date_to")}
-            nxt = urlencode({**filters, "offset": offset + limit, "limit": limit})
-            headers["Link"] = f'<{self.peer.url("/clientinfo")}?{nxt}>; rel="next"'
-        return Reply(body=envelope(page), headers=headers)
-
-
 def _t(obj: dict[str, Any]) -> datetime:
-    return parse_ocpi_datetime(obj["last_updated"])
+    return last_updated(obj)
 
 
 def info(n: int, moment: datetime, status: str = "CONNECTED") -> dict[str, Any]:

@@ -24,7 +24,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -32,17 +32,21 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.errors import DomainError
 from apps.core.upsert import Upserted
 from apps.ocpi.adapters.registry import get_adapter
-from apps.ocpi.common.client import OcpiClient, OcpiResponse
+from apps.ocpi.common.client import OcpiClient, OcpiResponse, RoutingHeaders
 from apps.ocpi.common.errors import OcpiError
 from apps.ocpi.common.timestamps import format_ocpi_datetime
 from apps.ocpi.models import SyncCursor
-from apps.partners.enums import ConnectionStatus
+from apps.partners.enums import ConnectionStatus, Role
 from apps.partners.models import PartnerConnection, Party
 from apps.partners.services import party_reachability_record
 
 logger = logging.getLogger(__name__)
+
+#: The lower bound of a window that has none, where the partner requires one.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class SyncKind:
     ``owner`` gives an object's owning party (country_code, party_id), which must be one the
     connection represents (spec 2.9); None skips that check (HubClientInfo describes others).
     ``our_role``: we pull this module when one of our own parties plays this role.
+    ``date_from_required``: the Sender list needs ``date_from`` (2.2.1 Sessions); a run with no
+    lower bound (the first one, a full one) sends the epoch.
     """
 
     module: str
@@ -59,6 +65,7 @@ class SyncKind:
     our_role: str
     store: Callable[[PartnerConnection, Party | None, Any], Upserted[Any]]
     owner: Callable[[Any], tuple[str, str]] | None
+    date_from_required: bool = False
 
 
 SYNC_KINDS: dict[str, SyncKind] = {}
@@ -182,10 +189,13 @@ def _cursor(connection: PartnerConnection, module: str, token: str) -> SyncCurso
     return cursor
 
 
-def _first_url(cursor: SyncCursor, base_url: str) -> str:
+def _first_url(cursor: SyncCursor, base_url: str, kind: SyncKind) -> str:
     params = {}
-    if cursor.run_date_from is not None:
-        params["date_from"] = format_ocpi_datetime(cursor.run_date_from)
+    date_from = cursor.run_date_from
+    if date_from is None and kind.date_from_required:
+        date_from = EPOCH
+    if date_from is not None:
+        params["date_from"] = format_ocpi_datetime(date_from)
     if cursor.run_date_to is not None:
         params["date_to"] = format_ocpi_datetime(cursor.run_date_to)
     if not params:
@@ -204,6 +214,26 @@ def _step_back(url: str, drop: int) -> str:
         return ""
     query = [(k, str(max(int(v) - drop, 0)) if k == "offset" else v) for k, v in query]
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _routing(connection: PartnerConnection, kind: SyncKind) -> RoutingHeaders | None:
+    """From our own party pulling (one playing ``kind.our_role``), to the party the connection
+    represents; with several of them or a hub, open routing (the list of all of them)."""
+    ours = [
+        p
+        for p in Party.objects.own().order_by("pk")
+        if not kind.our_role or p.has_role(kind.our_role)
+    ]
+    if not ours:
+        return None
+    parties = list(connection.represented_parties.all())
+    to = parties[0] if len(parties) == 1 and not parties[0].has_role(Role.HUB) else None
+    return RoutingHeaders(
+        to_country_code=to.country_code if to else "",
+        to_party_id=to.party_id if to else "",
+        from_country_code=ours[0].country_code,
+        from_party_id=ours[0].party_id,
+    )
 
 
 def _store_page(
@@ -234,7 +264,7 @@ def _store_page(
                 continue
         try:
             kind.store(connection, owner, obj)
-        except OcpiError as exc:  # e.g. a reference we cannot resolve
+        except (OcpiError, DomainError) as exc:  # e.g. a reference we cannot resolve
             invalid += 1
             logger.warning("%s: could not store a %s: %s", connection, kind.kind, exc)
             continue
@@ -259,13 +289,14 @@ def sync_run(*, connection_id: int, module: str, full: bool = False) -> SyncRepo
         return report
     adapter = get_adapter(connection.adapter_profile, connection.version)
     cursor = SyncCursor.objects.get(connection=connection, module=module)
-    url = cursor.run_next_url or _first_url(cursor, base_url)
+    url = cursor.run_next_url or _first_url(cursor, base_url, kind)
     previous_total = cursor.run_total
     seen: set[str] = set()
+    routing = _routing(connection, kind)
     try:
         with OcpiClient.for_connection(connection, raw_token=adapter.sends_raw_token) as client:
             while url:
-                page = client.get(url, module=module).raise_for_status()
+                page = client.get(url, module=module, routing=routing).raise_for_status()
                 seen.add(page.url)
                 stored, invalid = _store_page(connection, kind, adapter, page)
                 total = page.total_count
@@ -322,3 +353,7 @@ def sync_run(*, connection_id: int, module: str, full: bool = False) -> SyncRepo
         cursor.save()
     report.completed = True
     return report
+
+
+# The functional modules' kinds (registered after everything they use is defined).
+from apps.ocpi.services import sync_modules  # noqa: E402, F401
