@@ -15,7 +15,11 @@ that service's ``last_updated`` rule).
 * A page whose ``X-Total-Count`` dropped (objects updated during the crawl left the window) is
   fetched again from as many places earlier, as the spec advises, so no object is skipped;
   storing an object twice is harmless.
-* Invalid objects are logged and counted, the rest of the page is stored (spec 2.7).
+* Invalid objects are logged and counted, the rest of the page is stored (spec 2.7); so is an
+  object a service refuses (``DomainError``, e.g. a CDR we hold with other content).
+* Requests carry routing headers: from our own party playing the pulling role, to the one
+  party the connection represents (several, or a hub: open routing, the list of all).
+* The functional modules' kinds are registered in :mod:`apps.ocpi.services.sync_modules`.
 """
 
 from __future__ import annotations
