@@ -72,11 +72,14 @@ def evse_status_set(
     status: str,
     changed_at: datetime,
     source_connection: PartnerConnection | None = None,
+    announce: bool = True,
 ) -> EvseStatusChange | None:
     """Set an EVSE's status and append the transition to its history.
 
     A report older than the EVSE's ``last_updated`` is ignored (out-of-order delivery), and so
-    is a report that does not change the status. Returns the history row, if one was written.
+    is a report that does not change the status. The Location's ``last_updated`` follows, and a
+    change of one of our own EVSEs is announced (the outbox pushes it, coalesced per EVSE).
+    Returns the history row, if one was written.
     """
     with transaction.atomic():
         locked = Evse.objects.select_for_update().get(pk=evse.pk)
@@ -93,6 +96,12 @@ def evse_status_set(
         )
         Evse.objects.filter(pk=locked.pk).update(status=status, last_updated=changed_at)
         evse.status, evse.last_updated = status, changed_at
+        # The parent changes with its child (spec 2.10), and a status of ours goes to partners
+        # (the simulator, the admin and the demo change statuses through here).
+        location = Location.objects.select_related("party").get(pk=locked.location_id)
+        _advance(location, changed_at)
+        if announce:  # the upserts below announce what they wrote themselves
+            _announce(location.party, ChangeKind.EVSE_STATUS, locked.pk)
         return change
 
 
@@ -265,6 +274,7 @@ def _evse_write(
             status=data["status"],
             changed_at=incoming,
             source_connection=source_connection,
+            announce=False,
         )
         _connectors_replace(evse, data.get("connectors") or [])
         return evse, Outcome.CREATED
@@ -276,6 +286,7 @@ def _evse_write(
             status=data["status"],
             changed_at=incoming,
             source_connection=source_connection,
+            announce=False,
         )
     _assign(evse, data, EVSE_FIELDS)
     evse.save()

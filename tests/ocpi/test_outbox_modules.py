@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.core.events import ChangeKind, DomainChange, change_announce
 from apps.locations.models import Location
-from apps.locations.services import evse_upsert, location_upsert
+from apps.locations.services import evse_status_set, evse_upsert, location_upsert
 from apps.ocpi.models import DeliveryStatus, OutboundDelivery
 from apps.ocpi.services.delivery import (
     connection_push_all,
@@ -223,6 +223,21 @@ def test_five_status_changes_of_one_evse_send_one_patch_with_the_last(
     assert (request.method, request.path) == ("PATCH", f"/locations/NL/RDK/LOC1/{uid}")
     assert routed(request) == ("NL", "RDK", "DE", "EMP")
     assert request.json() == {"status": "OUTOFORDER", "last_updated": "2026-10-01T08:05:00Z"}
+
+
+def test_a_status_set_by_the_charge_point_backend_is_pushed_and_moves_the_location(
+    ocpi_peer: OcpiPeer, cpo: Party
+) -> None:
+    """The simulator and the admin change statuses through ``evse_status_set``, not an upsert."""
+    connection = connection_to(ocpi_peer)
+    location = location_with_evses(party=cpo, evses=1, location_id="LOC1")
+    evse = location.evses.get()
+    evse_status_set(evse=evse, status="CHARGING", changed_at=T0 + timedelta(minutes=3))
+    assert pending(connection) == [("evse_status", evse.pk)]
+    location.refresh_from_db()
+    assert location.last_updated == T0 + timedelta(minutes=3)
+    deliveries_run(connection_id=connection.pk)
+    assert ocpi_peer.last.json() == {"status": "CHARGING", "last_updated": "2026-10-01T08:03:00Z"}
 
 
 def test_status_changes_of_several_evses_go_in_one_run(ocpi_peer: OcpiPeer, cpo: Party) -> None:
