@@ -25,10 +25,10 @@ from apps.smart_charging.enums import ProfileOperation, RequestDirection, Reques
 from apps.smart_charging.models import ChargingProfileRequest, SessionChargingProfile
 from tests.factories.commands import charging_site
 from tests.ocpi.callers import own_party
+from tests.ocpi.e2e import peer_result, peer_send, wait_for
+from tests.ocpi.e2e import worker as worker  # fixture
 from tests.ocpi.peer import PeerPlatform
 from tests.ocpi.peer import peer_platform as peer_platform  # fixture
-from tests.ocpi.test_e2e_commands import peer_result, peer_send, wait_for
-from tests.ocpi.test_e2e_commands import worker as worker  # fixture
 from tests.workers import CeleryWorker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
