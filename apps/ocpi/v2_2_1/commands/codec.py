@@ -9,17 +9,17 @@ Kinds: ``command_<type>`` (e.g. ``command_start_session``) for the request bodie
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from rest_framework import serializers
 
 from apps.commands.enums import CommandResponseType, CommandResultType, CommandType
 from apps.commands.types import CommandAnswer, CommandOutcome, CommandRequest, TokenSnapshot
-from apps.ocpi.common.timestamps import InvalidTimestamp, format_ocpi_datetime, parse_ocpi_datetime
+from apps.ocpi.common.timestamps import format_ocpi_datetime
 from apps.ocpi.common.validation import validated
 from apps.ocpi.v2_2_1.codecs import codec
-from apps.tokens.enums import ProfileType, TokenType, WhitelistType
+from apps.ocpi.v2_2_1.fields import OcpiDateTimeField
+from apps.ocpi.v2_2_1.tokens.codec import TokenSerializer
 
 #: Language of the DisplayText messages we write.
 LANGUAGE = "en"
@@ -40,46 +40,9 @@ def ci_string(length: int, **kwargs: Any) -> serializers.RegexField:
     )
 
 
-class DateTimeField(serializers.Field[datetime, str, str, Any]):
-    """An OCPI DateTime (always UTC)."""
-
-    def to_internal_value(self, data: Any) -> datetime:
-        try:
-            return parse_ocpi_datetime(data)
-        except InvalidTimestamp as exc:
-            raise serializers.ValidationError(str(exc)) from None
-
-    def to_representation(self, value: datetime) -> str:
-        return format_ocpi_datetime(value)
-
-
 class DisplayTextSerializer(serializers.Serializer[Any]):
     language = serializers.CharField(min_length=2, max_length=2)
     text = serializers.CharField(max_length=512, allow_blank=True)
-
-
-class EnergyContractSerializer(serializers.Serializer[Any]):
-    supplier_name = serializers.CharField(max_length=64)
-    contract_id = serializers.CharField(max_length=64, required=False, allow_null=True)
-
-
-class TokenSerializer(serializers.Serializer[Any]):
-    country_code = serializers.RegexField(r"^[A-Za-z]{2}$")
-    party_id = serializers.RegexField(r"^[A-Za-z0-9]{3}$")
-    uid = ci_string(36)
-    type = serializers.ChoiceField(TokenType.values)
-    contract_id = ci_string(36)
-    visual_number = serializers.CharField(max_length=64, required=False, allow_null=True)
-    issuer = serializers.CharField(max_length=64)
-    group_id = ci_string(36, required=False, allow_null=True)
-    valid = serializers.BooleanField()
-    whitelist = serializers.ChoiceField(WhitelistType.values)
-    language = serializers.CharField(min_length=2, max_length=2, required=False, allow_null=True)
-    default_profile_type = serializers.ChoiceField(
-        ProfileType.values, required=False, allow_null=True
-    )
-    energy_contract = EnergyContractSerializer(required=False, allow_null=True)
-    last_updated = DateTimeField()
 
 
 class _CommandSerializer(serializers.Serializer[Any]):
@@ -105,7 +68,7 @@ class StopSessionSerializer(_CommandSerializer):
 
 class ReserveNowSerializer(_CommandSerializer):
     token = TokenSerializer()
-    expiry_date = DateTimeField()
+    expiry_date = OcpiDateTimeField()
     reservation_id = ci_string(36)
     location_id = ci_string(36)
     evse_uid = ci_string(36, required=False, allow_null=True)

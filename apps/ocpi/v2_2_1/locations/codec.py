@@ -33,7 +33,7 @@ from apps.ocpi.common.validation import require_last_updated, validated
 from apps.ocpi.v2_2_1 import serializers as wire
 from apps.ocpi.v2_2_1.codecs import codec
 from apps.ocpi.v2_2_1.fields import NumberField, OcpiDateTimeField
-from apps.ocpi.v2_2_1.render import number
+from apps.ocpi.v2_2_1.render import compact, number
 
 # -- 2.2.1 enums (closed in this version: an unknown value is a 2001) --------------------------
 CAPABILITIES = [
@@ -528,11 +528,6 @@ def location_canonical(attrs: Mapping[str, Any], *, partial: bool = False) -> di
 
 
 # -- canonical → wire -------------------------------------------------------------------------
-def _compact(data: dict[str, Any]) -> dict[str, Any]:
-    """Leave out optional fields without a value (the spec's ``?`` and ``*`` fields)."""
-    return {k: v for k, v in data.items() if v is not None and v != "" and v != []}
-
-
 def _wire_json(value: Any) -> Any:
     """Stored nested JSON → wire: null members and empty lists left out."""
     if isinstance(value, Mapping):
@@ -574,7 +569,7 @@ def _geo(latitude: Any, longitude: Any) -> dict[str, str | None] | None:
 
 
 def render_connector(connector: Connector) -> dict[str, Any]:
-    return _compact(
+    return compact(
         {
             "id": connector.connector_id,
             "standard": connector.standard,
@@ -591,7 +586,7 @@ def render_connector(connector: Connector) -> dict[str, Any]:
 
 
 def render_evse(evse: Evse) -> dict[str, Any]:
-    rendered = _compact(
+    rendered = compact(
         {
             "uid": evse.uid,
             "evse_id": evse.evse_id,
@@ -613,7 +608,7 @@ def render_evse(evse: Evse) -> dict[str, Any]:
 
 
 def render_location(location: Location) -> dict[str, Any]:
-    return _compact(
+    return compact(
         {
             "country_code": location.party.country_code,
             "party_id": location.party.party_id,

@@ -30,28 +30,15 @@ from apps.charging_sessions.enums import (
 from apps.charging_sessions.models import ChargingSession, SessionChargingPreferences
 from apps.ocpi.common.errors import InvalidParameters
 from apps.ocpi.common.validation import require_last_updated, validated
-from apps.ocpi.v2_2_1.cdrs.codec import ChargingPeriodSerializer
+from apps.ocpi.v2_2_1.cdrs.codec import CdrTokenSerializer, ChargingPeriodSerializer
 from apps.ocpi.v2_2_1.codecs import codec
 from apps.ocpi.v2_2_1.fields import NumberField, OcpiDateTimeField
-from apps.ocpi.v2_2_1.render import number, price
+from apps.ocpi.v2_2_1.render import compact, number, price
 from apps.ocpi.v2_2_1.tariffs.codec import PriceSerializer
-from apps.tokens.enums import ProfileType, TokenType
+from apps.tokens.enums import ProfileType
 
 _COUNTRY = r"^[A-Za-z]{2}$"
 _PARTY = r"^[A-Za-z0-9]{3}$"
-
-
-def compact(data: dict[str, Any]) -> dict[str, Any]:
-    """Leave out optional fields without a value (the spec's '?' and '*' fields)."""
-    return {k: v for k, v in data.items() if v not in (None, "", [])}
-
-
-class CdrTokenSerializer(serializers.Serializer[Any]):
-    country_code = serializers.RegexField(_COUNTRY)
-    party_id = serializers.RegexField(_PARTY)
-    uid = serializers.CharField(max_length=36)
-    type = serializers.ChoiceField(TokenType.values)
-    contract_id = serializers.CharField(max_length=36)
 
 
 class SessionSerializer(serializers.Serializer[Any]):
