@@ -43,7 +43,7 @@ from apps.ocpi.common.netguard import UnresolvableHostError, UnsafeUrlError, che
 from apps.ocpi.common.timestamps import InvalidTimestamp, format_ocpi_datetime, parse_ocpi_datetime
 from apps.ocpi.models import Direction
 from apps.ocpi.services.exchange_log import exchange_log_record
-from apps.partners.models import PartnerConnection
+from apps.partners.models import PartnerConnection, Party
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,16 @@ class RoutingHeaders:
     to_party_id: str
     from_country_code: str
     from_party_id: str
+
+    @classmethod
+    def between(cls, sender: Party, recipient: Party | None) -> RoutingHeaders:
+        """From ``sender`` to ``recipient`` (None: open routing, no to-headers)."""
+        return cls(
+            to_country_code=recipient.country_code if recipient else "",
+            to_party_id=recipient.party_id if recipient else "",
+            from_country_code=sender.country_code,
+            from_party_id=sender.party_id,
+        )
 
     def as_headers(self) -> dict[str, str]:
         headers = {}

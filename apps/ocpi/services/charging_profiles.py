@@ -66,14 +66,7 @@ def _adapter(connection: PartnerConnection) -> Any:
 
 
 def _routing(*, to_party: Party | None, from_party: Party | None) -> RoutingHeaders | None:
-    if from_party is None:
-        return None
-    return RoutingHeaders(
-        to_country_code=to_party.country_code if to_party else "",
-        to_party_id=to_party.party_id if to_party else "",
-        from_country_code=from_party.country_code,
-        from_party_id=from_party.party_id,
-    )
+    return RoutingHeaders.between(from_party, to_party) if from_party is not None else None
 
 
 # -- CPO side: requests we receive ----------------------------------------------------------------

@@ -175,15 +175,6 @@ def _recipient(connection: PartnerConnection, roles: tuple[str, ...]) -> Party |
     return parties[0] if parties else None
 
 
-def _routing(sender: Party, recipient: Party | None) -> RoutingHeaders:
-    return RoutingHeaders(
-        to_country_code=recipient.country_code if recipient else "",
-        to_party_id=recipient.party_id if recipient else "",
-        from_country_code=sender.country_code,
-        from_party_id=sender.party_id,
-    )
-
-
 def _object_url(base: str, *segments: str) -> str:
     """``{endpoint}/{country_code}/{party_id}/{id}...`` (client-owned object URL, spec 2.9)."""
     return "/".join([base.rstrip("/"), *(quote(s, safe="") for s in segments)])
@@ -246,7 +237,7 @@ def _location_put(
     return client.put(
         _object_url(base, party.country_code, party.party_id, location.location_id),
         json=adapter.render("location", location),
-        routing=_routing(party, _recipient(connection, LOCATION_RECEIVER_ROLES)),
+        routing=RoutingHeaders.between(party, _recipient(connection, LOCATION_RECEIVER_ROLES)),
         module="locations",
     )
 
@@ -290,7 +281,7 @@ class EvseStatusDelivery:
         response = client.patch(
             _object_url(base, party.country_code, party.party_id, location.location_id, obj.uid),
             json=adapter.render("evse_status", obj),
-            routing=_routing(party, _recipient(connection, LOCATION_RECEIVER_ROLES)),
+            routing=RoutingHeaders.between(party, _recipient(connection, LOCATION_RECEIVER_ROLES)),
             module=self.module,
         )
         if response.http_status == 404 or response.status_code == OcpiStatus.UNKNOWN_LOCATION:
@@ -343,7 +334,7 @@ class TariffDelivery:
         assert base is not None
         party = obj.party
         url = _object_url(base, party.country_code, party.party_id, obj.tariff_id)
-        routing = _routing(party, _recipient(connection, LOCATION_RECEIVER_ROLES))
+        routing = RoutingHeaders.between(party, _recipient(connection, LOCATION_RECEIVER_ROLES))
         if obj.deleted_at is not None:
             return client.delete(url, routing=routing, module=self.module)
         return client.put(
@@ -449,7 +440,7 @@ class TokenDelivery:
             _object_url(base, party.country_code, party.party_id, obj.uid),
             params={"type": obj.type},
             json=adapter.render("token", obj),
-            routing=_routing(party, _recipient(connection, TOKEN_RECEIVER_ROLES)),
+            routing=RoutingHeaders.between(party, _recipient(connection, TOKEN_RECEIVER_ROLES)),
             module=self.module,
         )
 

@@ -232,12 +232,7 @@ def _routing(connection: PartnerConnection, kind: SyncKind) -> RoutingHeaders | 
         return None
     parties = list(connection.represented_parties.all())
     to = parties[0] if len(parties) == 1 and not parties[0].has_role(Role.HUB) else None
-    return RoutingHeaders(
-        to_country_code=to.country_code if to else "",
-        to_party_id=to.party_id if to else "",
-        from_country_code=ours[0].country_code,
-        from_party_id=ours[0].party_id,
-    )
+    return RoutingHeaders.between(ours[0], to)
 
 
 def _store_page(
