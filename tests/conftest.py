@@ -21,3 +21,15 @@ def us(live_server: LiveServer) -> Iterator[str]:
     """The platform under test, reachable over HTTP at its OCPI_BASE_URL (for peers to call)."""
     with override_settings(OCPI_BASE_URL=live_server.url, OCPI_OUTBOUND_ALLOW_LOCAL=True):
         yield live_server.url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove this run's own var dir (config.settings.test makes one per run)."""
+    import os
+    import shutil
+
+    from django.conf import settings
+
+    var_dir = str(settings.VAR_DIR)
+    if var_dir.endswith(f"roamdesk-test-var-{os.getpid()}"):
+        shutil.rmtree(var_dir, ignore_errors=True)

@@ -15,7 +15,12 @@ os.environ.setdefault(
     "OCPI_TOKEN_ENCRYPTION_KEYS",
     "dGVzdC1rZXktMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY=",
 )
-os.environ.setdefault("ROAMDESK_VAR_DIR", os.path.join(tempfile.gettempdir(), "roamdesk-test-var"))
+# One var dir (SQLite file, filesystem broker) per test run, so that test runs side by side never
+# consume each other's tasks; worker subprocesses inherit it through the environment. The
+# session's conftest removes it at the end.
+os.environ.setdefault(
+    "ROAMDESK_VAR_DIR", os.path.join(tempfile.gettempdir(), f"roamdesk-test-var-{os.getpid()}")
+)
 
 from .base import *  # noqa: F403
 
