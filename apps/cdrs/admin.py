@@ -643,6 +643,13 @@ class CdrAdmin(LargeTableAdminMixin, ImmutableObjectAdminMixin, NoAddAdminMixin,
                 request, "Select one CDR: each credit CDR needs its own reason.", messages.WARNING
             )
             return None
+        original = queryset.select_related("party").get(pk=selected[0])
+        refusal = cdr_credit_refusal(original=original)
+        if refusal is not None:
+            self.message_user(
+                request, f"{original.cdr_id} cannot be credited: {refusal.message}", messages.ERROR
+            )
+            return None
         return HttpResponseRedirect(self._url("credit", selected[0]))
 
     @admin.action(description="Verify signed meter data", permissions=["change"])

@@ -112,7 +112,18 @@ def cdr_finalize(*, cdr: Cdr, actor: Actor = None) -> Cdr:
 
 
 def cdr_credit_refusal(*, original: Cdr) -> DomainError | None:
-    """Why ``original`` cannot be credited, or None when it can (no side effects)."""
+    """Why ``original`` cannot be credited, or None when it can (no side effects).
+
+    Only the party that issued a CDR credits it: a partner's CDR is the partner's to credit
+    (we receive its credit CDR); what we contest in it is a dispute, never a credit of ours.
+    """
+    if not original.party.is_own:
+        return DomainError(
+            f"CDR {original.cdr_id} was issued by {original.party.code}, a partner's party: "
+            "only the party that issued a CDR can credit it. To contest it, open a dispute "
+            "with the partner instead.",
+            code="CDR_CREDIT_NOT_OWN",
+        )
     if not original.stored_final:
         return DomainError("only a final CDR can be credited; change the draft instead")
     if original.credit:

@@ -11,17 +11,26 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
+from apps.cdrs.enums import CdrOrigin
 from apps.cdrs.models import Cdr
 from apps.cdrs.services import cdr_check_signed_data, cdr_finalize
 from apps.core.models import AuditLogEntry
+from apps.partners.models import Party
 from tests.cdrs.ocmf import Meter
-from tests.factories import CdrFactory
+from tests.factories import CdrFactory, PartyFactory
 
 pytestmark = pytest.mark.django_db
 
 
+def own_party() -> Party:
+    return PartyFactory.create(partner=None, roles=["CPO"])
+
+
 def final_cdr(**fields: object) -> Cdr:
+    """A final CDR, by default one of our own parties (only those can be credited by us)."""
     fields.setdefault("total_cost_incl_vat", Decimal("12.7050"))
+    if "party" not in fields:
+        fields["party"] = own_party()
     return cdr_finalize(cdr=CdrFactory.create(**fields))
 
 
@@ -185,11 +194,41 @@ def test_second_credit_is_refused_with_a_clear_message(staff_client: Client) -> 
 
 
 def test_drafts_and_credits_cannot_be_credited(staff_client: Client) -> None:
-    draft = CdrFactory.create()
+    draft = CdrFactory.create(party=own_party())
     response = staff_client.get(credit_url(draft))
     assert response.status_code == 302
     assert "only a final CDR can be credited" in texts(response)[0]
     assert f'href="{credit_url(draft)}"' not in staff_client.get(change_url(draft)).content.decode()
+
+
+def test_a_partners_cdr_is_never_credited_by_us_the_operator_is_told_to_dispute_it(
+    staff_client: Client,
+) -> None:
+    received = final_cdr(party=PartyFactory.create(roles=["CPO"]), origin=CdrOrigin.RECEIVED)
+    assert not received.party.is_own
+    expected = (
+        f"{received.cdr_id} cannot be credited: CDR {received.cdr_id} was issued by "
+        f"{received.party.code}, a partner's party: only the party that issued a CDR can "
+        "credit it. To contest it, open a dispute with the partner instead."
+    )
+
+    page = staff_client.get(change_url(received)).content.decode()
+    assert f'href="{credit_url(received)}"' not in page  # no button
+
+    response = staff_client.post(
+        reverse("admin:cdrs_cdr_changelist"),
+        {"action": "issue_credit", "_selected_action": [received.pk]},
+    )
+    assert response.status_code == 302
+    assert texts(response) == [expected]
+
+    # Even posted straight to the reason page, the reason is not enough.
+    response = staff_client.post(credit_url(received), {"reason": "Wrong tariff applied"})
+    assert response.status_code == 302
+    assert response["Location"] == change_url(received)
+    assert texts(response)[-1] == expected
+    assert not Cdr.objects.filter(credit=True).exists()
+    assert not AuditLogEntry.objects.filter(action="cdr.credited").exists()
 
 
 def test_list_action_leads_to_the_reason_page_for_one_cdr(staff_client: Client) -> None:

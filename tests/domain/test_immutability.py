@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from apps.cdrs.enums import CdrStatus, CostComponent
+from apps.cdrs.enums import CdrOrigin, CdrStatus, CostComponent
 from apps.cdrs.models import Cdr, CdrChargingDimension, CdrChargingPeriod, CdrCostLine
 from apps.cdrs.services import cdr_cost_mismatches, cdr_finalize, cdr_issue_credit
 from apps.core.errors import DomainError, ImmutableRecordError
@@ -20,7 +20,7 @@ from apps.core.services import audit_log_record
 from apps.tariffs.enums import VersionOrigin
 from apps.tariffs.models import TariffVersion
 from apps.tariffs.services import TariffContent, tariff_version_in_effect, tariff_version_record
-from tests.factories import T0, CdrFactory, TariffFactory
+from tests.factories import T0, CdrFactory, PartyFactory, TariffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,9 @@ def raw_sql_refused(sql: str, params: list[Any]) -> bool:
 
 
 def final_cdr() -> Cdr:
+    """A final CDR of one of our own parties (only the issuing party credits a CDR)."""
     cdr = CdrFactory.create(
+        party=PartyFactory.create(partner=None),
         total_cost_excl_vat=Decimal("3.50"),
         total_cost_incl_vat=Decimal("4.235"),
         total_energy_cost_excl_vat=Decimal("3.50"),
@@ -129,6 +131,17 @@ def test_credit_cdr_negates_costs_and_leaves_the_original_alone() -> None:
         cdr_issue_credit(original=original)
     with pytest.raises(DomainError):
         cdr_issue_credit(original=credit)
+
+
+def test_only_the_issuing_party_credits_a_cdr() -> None:
+    received = cdr_finalize(cdr=CdrFactory.create(origin=CdrOrigin.RECEIVED))
+    assert not received.party.is_own  # the factories' default party is a partner's
+    with pytest.raises(DomainError) as excinfo:
+        cdr_issue_credit(original=received, remark="wrong tariff")
+    assert excinfo.value.code == "CDR_CREDIT_NOT_OWN"
+    assert "open a dispute" in excinfo.value.message
+    assert not Cdr.objects.filter(credit=True).exists()
+    assert not received.credit_cdrs.exists()
 
 
 def _content(price: str, when: object = T0) -> TariffContent:
