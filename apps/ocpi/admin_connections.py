@@ -253,15 +253,23 @@ class RegisterForm(PartnerAndProfileForm):
 # -- the admin -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Operation:
-    """An operation on existing connections: a list action and a change page button."""
+    """An operation on existing connections: a list action and a change page button.
+
+    ``confirmation`` says what the operation will do to the partner, on the page that asks
+    before it runs; an operation without one runs at once (it is harmless and reversible).
+    """
 
     slug: str
     label: str
     done: str  # "<connection>: <done>." on success
     run: Callable[..., object]
     available_in: frozenset[str]
-    confirm: bool = False
+    confirmation: str = ""
     applies: Callable[[PartnerConnection], bool] = lambda connection: True
+
+    @property
+    def confirm(self) -> bool:
+        return bool(self.confirmation)
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -273,6 +281,10 @@ OPERATIONS: dict[str, Operation] = {
             done="credentials rotated (new tokens exchanged with the partner)",
             run=connection_rotate,
             available_in=frozenset({ConnectionStatus.CONNECTED}),
+            confirmation="We fetch each partner's versions and endpoints again and send it a new "
+            "token (a PUT on its credentials endpoint); it answers with a new token for us. Our "
+            "current token keeps working until the partner has confirmed. If the partner refuses, "
+            "nothing changes and the error is shown.",
         ),
         Operation(
             slug="suspend",
@@ -280,6 +292,9 @@ OPERATIONS: dict[str, Operation] = {
             done="suspended (its calls are refused until resumed)",
             run=connection_suspend,
             available_in=frozenset({ConnectionStatus.CONNECTED}),
+            confirmation="Each partner's calls to us are refused (401) until the connection is "
+            "resumed, and we stop pushing to and pulling from it: changes for it wait in the "
+            "outbox. Tokens, version and endpoints are kept, so resuming needs no new handshake.",
         ),
         Operation(
             slug="resume",
@@ -296,7 +311,9 @@ OPERATIONS: dict[str, Operation] = {
             available_in=frozenset(
                 {ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.SUSPENDED}
             ),
-            confirm=True,
+            confirmation="Each partner is told (a DELETE on its credentials endpoint) when we "
+            "hold a token for it; then both tokens stop working. A pending invitation's "
+            "registration token stops working. Coming back needs a new registration.",
         ),
         Operation(
             slug="pause-outbound",
@@ -320,7 +337,10 @@ OPERATIONS: dict[str, Operation] = {
             done="everything we publish to it is queued in the outbox",
             run=connection_push_all,
             available_in=frozenset({ConnectionStatus.CONNECTED}),
-            confirm=True,
+            confirmation="Everything we publish to each partner (the objects of every module its "
+            "roles call for, including what it already has) is queued in the outbox and sent in "
+            "the background; it can be thousands of calls. While pushes are paused the load waits "
+            "in the outbox. Nothing is removed or unregistered.",
         ),
     )
 }
@@ -755,17 +775,34 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
                 self.message_user(request, f"{connection}: {operation.done}.", messages.SUCCESS)
 
     # -- actions -----------------------------------------------------------------------------------
+    def _run_action(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[PartnerConnection],
+        slug: str,
+        action: str,
+    ) -> TemplateResponse | None:
+        """A list action: an operation with a confirmation asks first (its own text), then
+        runs on the selection posted back with it."""
+        operation = OPERATIONS[slug]
+        if operation.confirm and request.POST.get("post") != "yes":
+            return self._confirmation(
+                request, operation, queryset, cancel_url=self._url("changelist"), action=action
+            )
+        self._apply(request, operation, queryset)
+        return None
+
     @admin.action(description="Rotate credentials", permissions=["change"])
     def rotate_credentials(
         self, request: HttpRequest, queryset: QuerySet[PartnerConnection]
-    ) -> None:
-        self._apply(request, OPERATIONS["rotate"], queryset)
+    ) -> TemplateResponse | None:
+        return self._run_action(request, queryset, "rotate", "rotate_credentials")
 
     @admin.action(description="Suspend", permissions=["change"])
     def suspend_connections(
         self, request: HttpRequest, queryset: QuerySet[PartnerConnection]
-    ) -> None:
-        self._apply(request, OPERATIONS["suspend"], queryset)
+    ) -> TemplateResponse | None:
+        return self._run_action(request, queryset, "suspend", "suspend_connections")
 
     @admin.action(description="Resume", permissions=["change"])
     def resume_connections(
@@ -777,17 +814,7 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
     def unregister_connections(
         self, request: HttpRequest, queryset: QuerySet[PartnerConnection]
     ) -> TemplateResponse | None:
-        operation = OPERATIONS["unregister"]
-        if request.POST.get("post") != "yes":
-            return self._confirmation(
-                request,
-                operation,
-                queryset,
-                cancel_url=self._url("changelist"),
-                action="unregister_connections",
-            )
-        self._apply(request, operation, queryset)
-        return None
+        return self._run_action(request, queryset, "unregister", "unregister_connections")
 
     @admin.action(description="Pause pushes to these partners", permissions=["change"])
     def pause_outbound(self, request: HttpRequest, queryset: QuerySet[PartnerConnection]) -> None:

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from apps.core.models import AuditLogEntry
 from apps.ocpi.adapters.registry import profiles
-from apps.ocpi.admin_connections import connection_exchange_health
+from apps.ocpi.admin_connections import OPERATIONS, Operation, connection_exchange_health
 from apps.ocpi.common.client import OcpiClient
 from apps.ocpi.models import Direction, ExchangeLogEntry
 from apps.ocpi.versions import STANDARD_PROFILE, VersionNumber
@@ -216,10 +216,10 @@ def test_register_rotate_suspend_resume_unregister_with_a_peer(
     peer_token = peer.connection_state(invite["id"])["send_token"]
     assert ocpi_status_of(f"{us}/ocpi/versions", peer_token) == 200
 
-    # Suspend (list action): the peer is refused until resumed (change page button).
+    # Suspend (list action, confirmed): the peer is refused until resumed (change page button).
     response = staff_client.post(
         admin_url("changelist"),
-        {"action": "suspend_connections", "_selected_action": [connection.pk]},
+        {"action": "suspend_connections", "_selected_action": [connection.pk], "post": "yes"},
         follow=True,
     )
     assert any("suspended" in m for m in page_messages(response))
@@ -248,6 +248,70 @@ def test_register_rotate_suspend_resume_unregister_with_a_peer(
 
 
 # -- operations without a partner ------------------------------------------------------------------
+CONFIRMED = [op for op in OPERATIONS.values() if op.confirm]
+
+
+def confirmation_text(content: str) -> str:
+    match = re.search(r'<p class="roamdesk-confirmation">(.*?)</p>', content, re.S)
+    assert match, "no confirmation text on the page"
+    return html.unescape(match[1]).strip()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("operation", CONFIRMED, ids=[op.slug for op in CONFIRMED])
+def test_each_confirmed_operation_asks_with_its_own_text(
+    staff_client: Client, operation: Operation
+) -> None:
+    connection = ConnectionFactory.create(status=ConnectionStatus.CONNECTED)
+    before = audit_actions(connection)
+
+    page = staff_client.get(admin_url("change", connection.pk)).content.decode()
+    assert f'<a href="{admin_url(operation.slug, connection.pk)}">{operation.label}</a>' in page
+    confirm = staff_client.get(admin_url(operation.slug, connection.pk))
+    assert confirm.status_code == 200
+    content = confirm.content.decode()
+    assert f"{operation.label}: are you sure?" in content
+    assert confirmation_text(content) == operation.confirmation
+    for other in CONFIRMED:
+        if other is not operation:
+            assert other.confirmation not in content
+    # Asking changed nothing.
+    assert audit_actions(connection) == before
+    assert PartnerConnection.objects.get(pk=connection.pk).status == ConnectionStatus.CONNECTED
+
+
+def test_confirmation_texts_are_distinct_and_only_unregister_speaks_of_reregistering() -> None:
+    texts = [op.confirmation for op in CONFIRMED]
+    assert {"rotate", "suspend", "unregister", "push-all"} <= {op.slug for op in CONFIRMED}
+    assert len(set(texts)) == len(texts)
+    assert [op.slug for op in CONFIRMED if "new registration" in op.confirmation] == ["unregister"]
+    assert "queued in the outbox" in OPERATIONS["push-all"].confirmation
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("action", "slug"),
+    [
+        ("rotate_credentials", "rotate"),
+        ("suspend_connections", "suspend"),
+        ("unregister_connections", "unregister"),
+    ],
+)
+def test_confirmed_list_actions_ask_first_with_their_own_text(
+    staff_client: Client, action: str, slug: str
+) -> None:
+    connection = ConnectionFactory.create(status=ConnectionStatus.CONNECTED)
+    response = staff_client.post(
+        admin_url("changelist"), {"action": action, "_selected_action": [connection.pk]}
+    )
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert confirmation_text(content) == OPERATIONS[slug].confirmation
+    assert f'<input type="hidden" name="action" value="{action}">' in content
+    assert audit_actions(connection) == []
+    assert PartnerConnection.objects.get(pk=connection.pk).status == ConnectionStatus.CONNECTED
+
+
 @pytest.mark.django_db
 def test_operations_report_refusals_as_messages(staff_client: Client) -> None:
     pending = ConnectionFactory.create(status=ConnectionStatus.PENDING)
@@ -256,7 +320,7 @@ def test_operations_report_refusals_as_messages(staff_client: Client) -> None:
     def run(action: str, *connections: PartnerConnection) -> list[str]:
         response = staff_client.post(
             admin_url("changelist"),
-            {"action": action, "_selected_action": [c.pk for c in connections]},
+            {"action": action, "_selected_action": [c.pk for c in connections], "post": "yes"},
             follow=True,
         )
         assert response.status_code == 200
