@@ -1,5 +1,5 @@
-"""A real headless Chromium (Debian's chromium + chromium-driver) driven by selenium against the
-portal served by pytest-django's ``live_server``, and the screenshots of each step.
+"""Fixtures of the browser journeys: one headless Chromium per session and a ``browser`` on
+the portal served by pytest-django's ``live_server`` (tests/browser/driver.py).
 
 Outside CI a machine without the browser skips these tests with the reason; under ``CI=true`` a
 missing browser fails them (CI installs it: ``.ci/run``).
@@ -8,206 +8,39 @@ missing browser fails them (CI installs it: ``.ci/run``).
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.browser.driver import Browser, missing_browser, screenshots_dir, start_chromium, written
+
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
-    from selenium.webdriver.remote.webelement import WebElement
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("BROWSER_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("BROWSER_CHROMEDRIVER", "/usr/bin/chromedriver"))
-# What this machine's closed network needs (no background connections, no updates, no sync).
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,900",
-)
-WAIT_SECONDS = 20.0
-WIDTH = 1280
-MAX_HEIGHT = 4000
-
-
-def screenshots_dir() -> Path:
-    configured = os.environ.get("BROWSER_SCREENSHOTS_DIR")
-    return Path(configured) if configured else ROOT / "var" / "browser-screenshots"
-
-
-_written: list[Path] = []
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _written:
-        terminalreporter.write_line(f"browser screenshots ({len(_written)}): {_written[0].parent}")
-
-
-def _missing_browser() -> str | None:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install -e '.[dev]')"
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not os.access(path, os.X_OK):
-            return f"{path} is missing (apt-get install chromium chromium-driver)"
-    return None
+    if written:
+        terminalreporter.write_line(f"browser screenshots ({len(written)}): {written[0].parent}")
 
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[WebDriver]:
     """One headless Chromium for the session, with a fresh profile directory."""
-    reason = _missing_browser()
+    reason = missing_browser()
     if reason is not None:
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(f"browser tests must run in CI: {reason}")
         pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     profile = tempfile.mkdtemp(prefix="roamdesk-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver = start_chromium(profile)
     try:
         yield driver
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
-
-
-@dataclass
-class Browser:
-    """The browser on the portal: visit, find, fill, click, wait (explicit waits only) and a
-    screenshot per step, named ``<journey>-<NN>-<step>.png``."""
-
-    driver: WebDriver
-    base_url: str
-    journey: str
-    directory: Path
-    steps: int = 0
-    shots: list[Path] = field(default_factory=list)
-
-    def visit(self, path: str) -> None:
-        self.driver.get(self.base_url + path)
-        self.wait_for_page()
-
-    def wait(self, what: str, condition: Callable[[WebDriver], Any]) -> Any:
-        from selenium.common.exceptions import TimeoutException
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        try:
-            return WebDriverWait(self.driver, WAIT_SECONDS).until(condition)
-        except TimeoutException:
-            shot = self.screenshot(f"timeout-{what}")
-            raise AssertionError(
-                f"timed out waiting for {what} on {self.driver.current_url} (see {shot})"
-            ) from None
-
-    def wait_for_page(self) -> None:
-        self.wait(
-            "the page to load",
-            lambda d: d.execute_script("return document.readyState") == "complete",
-        )
-
-    def find(self, css: str) -> WebElement:
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
-
-        element: WebElement = self.wait(
-            css, ec.visibility_of_element_located((By.CSS_SELECTOR, css))
-        )
-        return element
-
-    def find_all(self, css: str) -> list[WebElement]:
-        from selenium.webdriver.common.by import By
-
-        return list(self.driver.find_elements(By.CSS_SELECTOR, css))
-
-    def link(self, text: str) -> WebElement:
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
-
-        # The text in the page, not as CSS renders it (object tools are upper-cased).
-        assert '"' not in text
-        xpath = f'//a[normalize-space(.)="{text}"]'
-        element: WebElement = self.wait(
-            f"link {text!r}", ec.element_to_be_clickable((By.XPATH, xpath))
-        )
-        return element
-
-    def fill(self, css: str, value: str) -> None:
-        element = self.find(css)
-        element.clear()
-        element.send_keys(value)
-
-    def click_and_load(self, element: WebElement) -> None:
-        """Click something that opens another page; wait until the old page is gone."""
-        from selenium.webdriver.support import expected_conditions as ec
-
-        element.click()
-        self.wait("the next page", ec.staleness_of(element))
-        self.wait_for_page()
-
-    def text(self, css: str = "body") -> str:
-        text: str = self.find(css).text
-        return text
-
-    def heading(self) -> str:
-        return self.text("#content h1")
-
-    def screenshot(self, step: str, *, focus: str | None = None) -> Path:
-        """The whole page (up to MAX_HEIGHT pixels) as a PNG; with ``focus`` (a CSS selector)
-        the window-sized part of a long page that starts with that element."""
-        self.steps += 1
-        slug = re.sub(r"[^a-z0-9]+", "-", step.lower()).strip("-")
-        path = self.directory / f"{self.journey}-{self.steps:02d}-{slug}.png"
-        self.driver.set_window_size(WIDTH, 900)  # measure the page, not the last window
-        if focus is not None:
-            self.driver.execute_script("arguments[0].scrollIntoView()", self.find(focus))
-        else:
-            page, frame = self.driver.execute_script(
-                "return [Math.max(document.body.scrollHeight,"
-                " document.documentElement.scrollHeight), window.outerHeight - window.innerHeight]"
-            )
-            self.driver.set_window_size(WIDTH, min(int(page) + int(frame), MAX_HEIGHT))
-        assert self.driver.save_screenshot(str(path)), f"no screenshot written to {path}"
-        self.shots.append(path)
-        _written.append(path)
-        return path
-
-    def log_in(self, username: str, password: str) -> None:
-        """Through the admin's login form, as a person does."""
-        self.driver.delete_all_cookies()
-        self.visit("/admin/")
-        self.find("#id_username")
-        assert "/admin/login/" in self.driver.current_url
-        self.screenshot("login form")
-        # The admin's navigation sidebar closed, as a person may keep it: the screenshots
-        # then show the page's own content at full width.
-        self.driver.execute_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
-        self.fill("#id_username", username)
-        self.fill("#id_password", password)
-        self.click_and_load(self.find('#login-form input[type="submit"]'))
-        self.find("#user-tools")
-        assert username.lower() in self.text("#user-tools").lower()  # CSS upper-cases it
-        assert self.driver.current_url.rstrip("/").endswith("/admin")
 
 
 @pytest.fixture

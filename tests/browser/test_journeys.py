@@ -23,7 +23,7 @@ from apps.cdrs.models import Cdr, CdrReview
 from apps.ocpi.common import jsonutil
 from apps.partners.enums import ConnectionStatus
 from apps.partners.models import PartnerConnection
-from tests.browser.conftest import Browser
+from tests.browser.driver import Browser
 from tests.ocpi.callers import own_party, partner_caller
 from tests.ocpi.peer import PeerPlatform
 from tests.ocpi.peer import peer_platform as peer_platform  # fixture
@@ -92,6 +92,7 @@ def test_log_in_and_invite_a_partner(browser: Browser, operator: str, us: str) -
     browser.screenshot("pending connection listed")
 
 
+@pytest.mark.slow  # the partner platform runs in its own process
 def test_register_with_a_partner_platform_and_see_its_health(
     browser: Browser, operator: str, us: str, peer_platform: PeerPlatform
 ) -> None:
