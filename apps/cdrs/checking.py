@@ -44,6 +44,7 @@ from apps.cdrs.services import (
     pricing_result_figures,
 )
 from apps.core.errors import DomainError
+from apps.core.money import format_money, minor_units, round_money
 from apps.core.services import Actor, audit_log_record
 from apps.locations.models import Connector, Location
 from apps.partners.models import Partner
@@ -56,6 +57,7 @@ from apps.tariffs.pricing import (
     price_session,
     select_tariff,
     tariff_spec,
+    text,
 )
 from apps.tariffs.services import tariff_version_in_effect, tariff_version_spec
 
@@ -352,7 +354,35 @@ def _canonical(entry: Any) -> bool:
 
 # -- comparing ----------------------------------------------------------------------------------
 def _text(value: Decimal | None) -> str:
+    """Exact, for the details (what the finding stores): no exponent, no trailing zeros."""
     return "—" if value is None else format(value.normalize(), "f")
+
+
+# Messages are read by a person: amounts in their currency's minor units (round_money, for
+# display only: the details keep the exact figures), quantities in kWh and H:MM:SS.
+def _money(value: Decimal, currency: str) -> str:
+    return format_money(value, currency)
+
+
+def _delta(delta: Decimal, currency: str) -> str:
+    shown = round_money(delta, currency)
+    sign = "+" if delta > 0 else "-"
+    if shown == 0:
+        return f"{sign}less than {Decimal(1).scaleb(-minor_units(currency))} {currency}"
+    return f"{sign}{abs(shown)} {currency}"
+
+
+def _quantity(name: str, value: Decimal) -> str:
+    if name == "total_energy":
+        return f"{text.number(value)} kWh"
+    return text.hours(value)
+
+
+def _per_kwh(value: Decimal, currency: str) -> str:
+    # A rate, not an amount: two decimals more than the currency's, so a bound of 0.35 is
+    # told apart from 0.3549.
+    places = minor_units(currency) + 2
+    return f"{text.number(value.quantize(Decimal(1).scaleb(-places)))} {currency}/kWh"
 
 
 def _compare(cdr: Cdr, priced: _Priced, tolerance: Decimal) -> list[NewFinding]:
@@ -375,11 +405,11 @@ def _compare(cdr: Cdr, priced: _Priced, tolerance: Decimal) -> list[NewFinding]:
                 NewFinding(
                     code="PRICE_MISMATCH" if beyond else "PRICE_WITHIN_TOLERANCE",
                     severity=ERROR if beyond else INFO,
-                    message=f"{name} {kind}. VAT is {_text(stated)} {cdr.currency}; we price "
-                    f"{_text(expected)} ({priced.source}): {'+' if delta > 0 else ''}"
-                    f"{_text(delta)} {cdr.currency}, "
+                    message=f"{name} {kind}. VAT is {_money(stated, cdr.currency)}; we price "
+                    f"{_money(expected, cdr.currency)} ({priced.source}): "
+                    f"{_delta(delta, cdr.currency)}, "
                     + ("beyond" if beyond else "within")
-                    + f" the tolerance of {_text(tolerance)}.",
+                    + f" the tolerance of {_text(tolerance)} {cdr.currency}.",
                     details={
                         **priced.details,
                         "total": name,
@@ -402,8 +432,9 @@ def _compare(cdr: Cdr, priced: _Priced, tolerance: Decimal) -> list[NewFinding]:
                 NewFinding(
                     code="QUANTITY_MISMATCH",
                     severity=WARNING,
-                    message=f"{name} is {_text(stated)}; the charging periods give "
-                    f"{_text(figures[name])} ({'+' if delta > 0 else ''}{_text(delta)}).",
+                    message=f"{name} is {_quantity(name, stated)}; the charging periods give "
+                    f"{_quantity(name, figures[name])} ({'+' if delta > 0 else '-'}"
+                    f"{_quantity(name, abs(delta))}).",
                     details={
                         "total": name,
                         "stated": _text(stated),
@@ -446,6 +477,14 @@ def _rule_findings(cdr: Cdr, rules: PartnerCdrRules) -> list[NewFinding]:
         "max_total_cost_excl_vat": cost,
         "max_price_per_kwh_excl_vat": cost / cdr.total_energy if cdr.total_energy > 0 else None,
     }
+    shown: dict[str, Callable[[Decimal], str]] = {
+        "min_energy_kwh": lambda v: _quantity("total_energy", v),
+        "max_energy_kwh": lambda v: _quantity("total_energy", v),
+        "min_duration_hours": lambda v: _quantity("total_time", v),
+        "max_duration_hours": lambda v: _quantity("total_time", v),
+        "max_total_cost_excl_vat": lambda v: _money(v, cdr.currency),
+        "max_price_per_kwh_excl_vat": lambda v: _per_kwh(v, cdr.currency),
+    }
     found: list[NewFinding] = []
     partner = rules.partner.name if rules.partner_id else "the partner"
     for bound in _BOUNDS:
@@ -458,9 +497,9 @@ def _rule_findings(cdr: Cdr, rules: PartnerCdrRules) -> list[NewFinding]:
                 NewFinding(
                     code=bound.code,
                     severity=ERROR,
-                    message=f"{bound.what} is {_text(value)}, "
+                    message=f"{bound.what} is {shown[bound.rule](value)}, "
                     f"{'below the minimum' if bound.low else 'above the maximum'} of "
-                    f"{_text(limit)} set for {partner}.",
+                    f"{shown[bound.rule](limit)} set for {partner}.",
                     details={"rule": bound.rule, "value": _text(value), "limit": _text(limit)},
                 )
             )

@@ -4,6 +4,7 @@ rules queued for review, and a review that resolves the queue without touching t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -212,6 +213,121 @@ def test_small_differences_are_recorded_but_within_tolerance_they_do_not_queue()
     within = next(f for f in findings if f.code == "PRICE_WITHIN_TOLERANCE")
     assert within.details["delta"] == "0.004"
     assert not Cdr.objects.needs_review().exists()
+
+
+def time_cdr(world: World, **overrides: Any) -> Cdr:
+    """A partner CDR priced by the hour (2.40 per hour, step 300 s) with 7.2 kWh at 0.30:
+    0.55 h + 0.5 h = 3,780 s, billed as 3,900 s = 2.60 EUR exactly; 4.76 EUR in all."""
+    cpo = world.cpo
+    tariff = TariffFactory.create(party=cpo, tariff_id="DE-TIME")
+    tariff_version_record(
+        tariff=tariff,
+        content=TariffContent(
+            currency="EUR",
+            last_updated=START - timedelta(days=1),
+            elements=[
+                {
+                    "price_components": [
+                        {"type": "TIME", "price": "2.40", "step_size": 300},
+                        {"type": "ENERGY", "price": "0.30", "step_size": 1},
+                    ]
+                }
+            ],
+        ),
+        origin=VersionOrigin.RECEIVED,
+    )
+    fields: dict[str, Any] = {
+        "party": cpo,
+        "cdr_id": "PCP-TIME-1",
+        "origin": CdrOrigin.RECEIVED,
+        "start_date_time": START,
+        "end_date_time": START + timedelta(seconds=3780),
+        "location": world.location,
+        "location_ref": "BER-1",
+        "tariffs_snapshot": [{"id": "DE-TIME"}],
+        "total_cost_excl_vat": Decimal("4.76"),
+        "total_cost_incl_vat": Decimal("4.76"),
+        "total_energy_cost_excl_vat": Decimal("2.16"),
+        "total_energy_cost_incl_vat": Decimal("2.16"),
+        "total_time_cost_excl_vat": Decimal("2.60"),
+        "total_time_cost_incl_vat": Decimal("2.60"),
+        "total_energy": Decimal("7.2"),
+        "total_time": Decimal("1.05"),
+        **overrides,
+    }
+    cdr = CdrFactory.create(**fields)
+    for sequence, (offset, dims) in enumerate(
+        ((0, {"TIME": "0.55", "ENERGY": "7.2"}), (1980, {"TIME": "0.5"})), start=1
+    ):
+        period = CdrChargingPeriod.objects.create(
+            cdr=cdr, sequence=sequence, start_date_time=START + timedelta(seconds=offset)
+        )
+        CdrChargingDimension.objects.bulk_create(
+            CdrChargingDimension(period=period, type=kind, volume=Decimal(volume))
+            for kind, volume in dims.items()
+        )
+    return cdr_finalize(cdr=cdr)
+
+
+NOISE = re.compile(r"\d\.\d{7,}")  # a figure with more decimals than a person reads
+
+
+def test_an_exactly_priced_time_tariff_matches_without_decimal_noise() -> None:
+    cdr = time_cdr(build_world())
+
+    findings = cdr_check_pricing(cdr=cdr)
+
+    # 2.60 is what the engine prices, to the last digit: no "within tolerance" finding for
+    # 2.599999999999999999999999999.
+    assert codes(findings) == {"PRICING_MATCHES": "INFO"}
+
+
+def test_finding_messages_show_amounts_in_minor_units_and_times_on_the_clock() -> None:
+    world = build_world()
+    assert world.cpo.partner is not None
+    PartnerCdrRules.objects.create(
+        partner=world.cpo.partner, max_price_per_kwh_excl_vat=Decimal("0.35")
+    )
+    # 5.00 over 7.2 kWh is 0.69444… per kWh; 5.00 stated against 4.76 priced, and 2.6033
+    # against 2.60.
+    cdr = time_cdr(
+        world, total_cost_excl_vat=Decimal("5.00"), total_time_cost_incl_vat=Decimal("2.6033")
+    )
+
+    findings = cdr_check_pricing(cdr=cdr)
+
+    messages = {f.code: f.message for f in findings}
+    for message in messages.values():
+        assert not NOISE.search(message), message
+    assert messages["PRICE_MISMATCH"] == (
+        "total_cost excl. VAT is 5.00 EUR; we price 4.76 EUR (tariff DE-TIME v1): +0.24 EUR, "
+        "beyond the tolerance of 0.01 EUR."
+    )
+    assert messages["PRICE_WITHIN_TOLERANCE"] == (
+        "total_time_cost incl. VAT is 2.60 EUR; we price 2.60 EUR (tariff DE-TIME v1): "
+        "+less than 0.01 EUR, within the tolerance of 0.01 EUR."
+    )
+    assert messages["RULE_MAX_PRICE_PER_KWH"] == (
+        f"price per kWh is 0.6944 EUR/kWh, above the maximum of 0.35 EUR/kWh set for "
+        f"{world.cpo.partner.name}."
+    )
+    # The details keep the exact figures.
+    per_kwh = next(f for f in findings if f.code == "RULE_MAX_PRICE_PER_KWH")
+    assert Decimal(per_kwh.details["value"]) == Decimal("5.00") / Decimal("7.2")
+    within = next(f for f in findings if f.code == "PRICE_WITHIN_TOLERANCE")
+    assert within.details["delta"] == "0.0033"
+
+
+def test_a_quantity_mismatch_shows_times_on_the_clock() -> None:
+    cdr = time_cdr(build_world(), total_time=Decimal("1.1"))
+
+    (mismatch,) = [f for f in cdr_check_pricing(cdr=cdr) if f.code == "QUANTITY_MISMATCH"]
+
+    assert mismatch.message == (
+        "total_time is 1:06:00 (1.1 h); the charging periods give 1:03:00 (1.05 h) "
+        "(+0:03:00 (0.05 h))."
+    )
+    assert mismatch.details["delta"] == "0.05"
 
 
 def test_the_tolerance_is_per_partner() -> None:

@@ -304,6 +304,40 @@ def test_g_vat_absent_means_incl_equals_excl_and_vat_applies_per_component() -> 
     assert result.total_cost.incl_vat == Decimal("6.5")
 
 
+def test_g_time_is_billed_from_its_seconds_so_exact_amounts_stay_exact() -> None:
+    # 0.55 h + 0.5 h = 3,780 s, rounded up to 3,900 s (step 300 s); the surplus of 120 s is
+    # billed on the last period: (1,800 + 120) s x 2.40 per hour = 1.28 exactly. Dividing the
+    # 120 s into hours first (0.0333… h) left 1.279999999999999999999999999.
+    spec = tariff(element(component("TIME", "2.40", 300, vat="21"), component("ENERGY", "0.30")))
+    result = price_session(
+        spec,
+        SessionInput(
+            start=_T0,
+            end=_T0 + timedelta(seconds=3780),
+            periods=(
+                PeriodInput(_T0, {"TIME": Decimal("0.55"), "ENERGY": Decimal("7.2")}),
+                PeriodInput(_T0 + timedelta(seconds=1980), {"TIME": Decimal("0.5")}),
+            ),
+            time_zone="UTC",
+        ),
+    )
+    time_lines = [x for x in result.lines if x.dimension == Dimension.TIME]
+    assert [x.amount.excl_vat for x in time_lines] == [Decimal("1.32"), Decimal("1.28")]
+    assert [x.amount.incl_vat for x in time_lines] == [Decimal("1.5972"), Decimal("1.5488")]
+    assert result.total_time_cost.excl_vat == Decimal("2.60")
+    assert result.total_cost.excl_vat == Decimal("4.76")
+    assert result.total_cost.incl_vat == Decimal("5.306")
+    assert close(time_lines[1].billed_volume * 3600, "1920")  # what was billed, in hours
+
+
+def test_g_a_third_of_an_hour_written_in_hours_is_its_1200_seconds() -> None:
+    # 20 minutes sketched as hours is 0.3333… h (28 digits); at 2.40 per hour it is 0.80.
+    spec = tariff(element(component("TIME", "2.40")))
+    result = price_session(spec, session("2024-03-04 09:00", 20))
+    assert result.total_cost.excl_vat == Decimal("0.80")
+    assert result.total_cost.incl_vat == Decimal("0.80")
+
+
 def test_g_rounding_for_display_uses_the_currencys_minor_units() -> None:
     spec = tariff(element(component("ENERGY", "12.5")), currency="JPY")
     result = price_session(spec, one_period(_T0, ENERGY="1.5"))

@@ -176,7 +176,8 @@ class _Draft:
     component: PriceComponentSpec
     volume: Decimal
     reason: str
-    surplus: Decimal = ZERO
+    #: The step_size surplus in step units (Wh or seconds), exact.
+    surplus_units: Decimal = ZERO
     rounding: str = ""
 
 
@@ -415,12 +416,12 @@ class _Pricing:
                     f"size {step} {unit} (period {last.period_index}'s component)."
                 )
                 continue
-            surplus = rounded_units / per_unit - total
-            if surplus <= 0:  # pragma: no cover - only reachable through precision noise
+            surplus_units = rounded_units - units
+            if surplus_units <= 0:  # pragma: no cover - only reachable through precision noise
                 continue
-            last.surplus = surplus
+            last.surplus_units = surplus_units
             rounded_text = text.volume(dimension, rounded_units / per_unit)
-            surplus_text = text.volume(dimension, surplus)
+            surplus_text = text.volume(dimension, surplus_units / per_unit)
             last.rounding = (
                 f"Rounded once for the session: {dimension} billed total {total_text} rounded "
                 f"up to {rounded_text} with this component's step size of {step} {unit} (the "
@@ -436,8 +437,7 @@ class _Pricing:
     # -- assembling the result -----------------------------------------------------------------
     def _line(self, draft: _Draft) -> PricedLine:
         component = draft.component
-        billed = draft.volume + draft.surplus
-        excl = billed * component.price
+        billed, excl = _billed(draft)
         incl = excl if component.vat is None else excl * (1 + component.vat / _HUNDRED)
         reason = draft.reason
         if draft.rounding:
@@ -544,6 +544,27 @@ class _Pricing:
 
 
 _NO_COMPONENT = PriceComponentSpec(type=ComponentType.FLAT, price=ZERO, step_size=0)
+
+
+def _billed(draft: _Draft) -> tuple[Decimal, Decimal]:
+    """The billed volume and its amount excl. VAT.
+
+    Time is billed from its seconds, multiplied by the hourly price before dividing by 3600:
+    1,200 s at 2.40 per hour is 0.80 exactly, where a third of an hour (0.3333… h, rounded to
+    28 digits) times 2.40 is 0.7999…9. Seconds count to the nanosecond (policy g), so hours
+    written with 28 digits are read as the seconds they stand for. Energy and FLAT need no
+    division: kWh times the price per kWh is exact.
+    """
+    price = draft.component.price
+    per_unit = _STEP_UNITS.get(draft.dimension)
+    if per_unit is None:  # FLAT: once
+        return draft.volume, draft.volume * price
+    if draft.dimension is Dimension.ENERGY:
+        billed = draft.volume + draft.surplus_units / per_unit  # Wh to kWh: exact
+        return billed, billed * price
+    seconds = (draft.volume * per_unit).quantize(_STEP_RESOLUTION) + draft.surplus_units
+    billed = seconds / per_unit if draft.surplus_units else draft.volume
+    return billed, seconds * price / per_unit
 
 
 def _seconds(span: timedelta) -> Decimal:
