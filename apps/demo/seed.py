@@ -1,22 +1,32 @@
-"""The demo dataset: ``seed_demo()`` creates it, and running it again changes nothing.
+"""The demo dataset: ``seed_demo()`` creates what is missing, up to now, and never duplicates.
 
 What it builds: our two own parties (the default one from settings plus roamdesk Finland), three
-partners (an eMSP, a CPO and a hub) with their parties and connections, six tariffs with two
-versions each, 50 locations with 150 EVSEs in the Netherlands, the United Kingdom and Finland,
-the EVSEs' status history, 500 tokens, 300 charging sessions and a final CDR for every completed
-session, one of them credited.
+partners (an eMSP, a CPO still on a protocol version we cannot speak, and a hub) with their
+parties and connections, seven tariffs with two versions each, 50 locations with 150 EVSEs in
+the Netherlands, the United Kingdom, Finland, Sweden and Denmark (the Nordic ones belong to the
+hub's CPOs), 500 tokens, and then day by day over the last 90 days: charging sessions, the EVSE
+status history they and a few faults cause, a final CDR per completed session (ours priced by the
+tariff engine; the hub CPOs' received and checked by our pricing check, some of them waiting in
+the review queue), one credit CDR; over the last 14 days the exchange log of the OCPI traffic
+with the partners that speak a version we support, and the sync cursors it leaves behind.
 
-How a second run stays a no-op:
+Time is relative to the day of the first seed (the *anchor*, kept as the demo partners' creation
+time): reference data (tariff versions, sites, tokens, handshakes) is dated from the anchor, so
+it never changes; the history is planned per calendar day, each day from its own seeded random
+generator, so a day's sessions, CDRs and faults are the same whenever they are planned. A run on
+a later day adds the days since the last run (and today's items that have ended), nothing else.
 
-* Everything random comes from one ``random.Random(SEED)`` that draws the whole plan *before*
-  the database is looked at, so the plan never depends on what is already stored. All times are
-  fixed (the demo's "now" is ``DEMO_NOW``), never ``timezone.now()``.
-* Rows are looked up by their natural key (party + id) and only created when missing; existing
-  rows are never saved again (that would move ``updated_at``).
-* History goes through the services that refuse repeats: ``tariff_version_record`` is only
-  called for contents the tariff does not hold yet, ``evse_status_set`` ignores reports older
-  than the EVSE's ``last_updated`` or equal to its status, a CDR is created (and finalized) only
-  when its id is unknown, and the credit is issued only when the CDR has none.
+How a run stays free of duplicates:
+
+* Every row is looked up by its natural key (party + id; exchange-log rows by their ``demo-``
+  request id) and only created when missing; existing rows are never saved again. Final CDRs
+  are immutable: a CDR is created once, when its session has ended, and never touched again.
+* Only what has happened by now is stored: a session once it has ended, its CDR once it was
+  created, a fault once it is over, an exchange once it took place.
+* Status history goes through ``evse_status_set`` in time order, for new items only.
+
+The EVSEs the charge-point simulator keeps busy (``LIVE_EVSES``) get no planned history from the
+anchor on, so the simulator's live sessions and the planned ones never overlap.
 """
 
 from __future__ import annotations
@@ -25,9 +35,9 @@ import hashlib
 import math
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,24 +45,31 @@ from zoneinfo import ZoneInfo
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from apps.cdrs.enums import CdrOrigin, CdrStatus, CostComponent, ValidationStatus
+from apps.cdrs.generation import stored_amount
 from apps.cdrs.models import Cdr, CdrChargingDimension, CdrChargingPeriod, CdrCostLine
 from apps.cdrs.services import (
     COMPONENT_TOTAL_FIELDS,
+    cdr_check_received,
     cdr_finalize,
     cdr_idempotency_key,
     cdr_issue_credit,
     cdr_location_snapshot,
     cdr_session_key,
 )
-from apps.charging_sessions.enums import AuthMethod, DimensionType, SessionStatus
+from apps.charging_sessions.enums import (
+    SESSION_ONLY_DIMENSIONS,
+    AuthMethod,
+    DimensionType,
+    SessionStatus,
+)
 from apps.charging_sessions.models import (
     ChargingSession,
     SessionChargingDimension,
     SessionChargingPeriod,
 )
-from apps.demo.pricing import Charge, Period, describe_restrictions, price_periods
 from apps.locations.enums import (
     Capability,
     ConnectorFormat,
@@ -65,44 +82,45 @@ from apps.locations.enums import (
 )
 from apps.locations.models import Connector, Evse, Location
 from apps.locations.services import evse_status_set
+from apps.ocpi.models import Direction, ExchangeLogEntry, SyncCursor
 from apps.ocpi.versions import STANDARD_PROFILE, VersionNumber
 from apps.partners.enums import ConnectionStatus, PublishScope, Role
 from apps.partners.models import Partner, PartnerConnection, Party
 from apps.partners.services import party_ensure_own_default
 from apps.tariffs.enums import TariffDimensionType, TariffType, VersionOrigin
 from apps.tariffs.models import Tariff, TariffVersion
+from apps.tariffs.pricing import Dimension, PeriodInput, PricingResult, SessionInput, price_session
+from apps.tariffs.pricing import TariffSpec as EngineTariff
 from apps.tariffs.services import (
     TariffContent,
-    tariff_version_in_effect,
     tariff_version_record,
     tariff_version_snapshot,
+    tariff_version_spec,
 )
 from apps.tokens.enums import ProfileType, TokenType, WhitelistType
 from apps.tokens.models import Token
 
 SEED = 20261121
 ACTOR = "seed_demo"
-#: Sessions happen in this window; the demo's "now" is its end (ACTIVE sessions run until then).
-WINDOW_START = datetime(2026, 9, 1, tzinfo=UTC)
-DEMO_NOW = datetime(2026, 10, 31, 22, 0, tzinfo=UTC)
-PARTIES_CREATED_AT = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
-
-SESSION_COUNT = 300
-PARTNER_CPO_SESSIONS = 60
-STATUS_MIX = {
-    SessionStatus.COMPLETED: 272,
-    SessionStatus.ACTIVE: 15,
-    SessionStatus.INVALID: 8,
-    SessionStatus.PENDING: 5,
-}
+#: Days of session history before today; days of exchange-log history.
+HISTORY_DAYS = 90
+LOG_DAYS = 14
+#: Reference data (parties, partners) predates the anchor by this many days.
+SETUP_DAYS = 200
+#: Sessions planned per day: (own sites, the hub CPOs' sites), weekdays and weekends.
+SESSIONS_PER_DAY = {"weekday": (4, 1), "weekend": (3, 1)}
+INVALID_PERCENT = 3
+#: Received CDRs the hub's CPOs still price with the tariff version before the current one.
+STALE_PRICE_PERCENT = 20
 EVSE_COUNT = 150
 MIN_SESSION_KWH = Decimal(4)
 MAX_SESSION_KWH = Decimal(70)
+#: A day's sessions and faults fall in [03:00 UTC, 03:00 UTC the next day): days never overlap.
+DAY_START = time(3, 0)
 
 _HOUR = Decimal(3600)
 _KWH = Decimal("0.001")
 _KW = Decimal("0.1")
-_STORED = Decimal("1e-10")  # amount fields keep 10 decimals
 _WEEKDAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"]
 _WEEKEND = ["SATURDAY", "SUNDAY"]
 
@@ -112,6 +130,10 @@ OWN_FI = "own-fi"
 EMSP = "emsp"
 CPO = "cpo"
 HUB = "hub"
+EVX = "hub-evx"  # CPOs behind the hub: their sites, tariffs, sessions and CDRs reach us via it
+PLG = "hub-plg"
+#: Owners whose data is received (the hub's CPOs), and the connection it comes through.
+RECEIVED_VIA = {EVX: HUB, PLG: HUB}
 
 
 # -- reference data: parties and partners -------------------------------------------------------
@@ -133,7 +155,9 @@ class PartnerSpec:
     version: VersionNumber
     parties: tuple[PartySpec, ...]
     modules: tuple[tuple[str, str], ...]  # (module identifier, interface role)
-    handshake_at: datetime
+    handshake: tuple[int, int, int]  # days before the anchor, hour, minute
+    #: Exchange-log traffic (None: a version we cannot speak, so nothing was exchanged).
+    traffic: tuple[tuple[str, str, int], ...] | None = None  # (module, direction, minutes)
 
     @property
     def base_url(self) -> str:
@@ -165,13 +189,21 @@ PARTNERS: tuple[PartnerSpec, ...] = (
             ("tokens", "SENDER"),
             ("commands", "SENDER"),
         ),
-        handshake_at=datetime(2026, 8, 18, 9, 30, tzinfo=UTC),
+        handshake=(104, 9, 30),
+        # They pull our locations and tariffs; they push their tokens to us; we pull theirs.
+        traffic=(
+            ("locations", "IN", 30),
+            ("tariffs", "IN", 120),
+            ("tokens", "IN", 45),
+            ("tokens", "OUT", 60),
+        ),
     ),
     PartnerSpec(
         key=CPO,
         name="Voltway Charging",
         domain="voltway",
-        notes="Demo CPO in the UK, still on the older protocol version; our drivers charge there.",
+        notes="Demo CPO in the UK, still on an older protocol version that roamdesk cannot speak "
+        "yet: registered, but nothing has been exchanged with it.",
         version=VersionNumber.V2_1_1,
         parties=(
             PartySpec("GB", "VLT", "Voltway Charging Ltd", (Role.CPO,), "https://voltway.example"),
@@ -185,7 +217,7 @@ PARTNERS: tuple[PartnerSpec, ...] = (
             ("tokens", "RECEIVER"),
             ("commands", "RECEIVER"),
         ),
-        handshake_at=datetime(2026, 8, 19, 14, 5, tzinfo=UTC),
+        handshake=(103, 14, 5),
     ),
     PartnerSpec(
         key=HUB,
@@ -207,7 +239,16 @@ PARTNERS: tuple[PartnerSpec, ...] = (
             *((m, r) for m in ("tokens", "commands") for r in _BOTH),
             ("hubclientinfo", "SENDER"),
         ),
-        handshake_at=datetime(2026, 8, 20, 7, 45, tzinfo=UTC),
+        handshake=(102, 7, 45),
+        # We pull the hub CPOs' locations, tariffs, sessions and CDRs, and they push sessions
+        # and CDRs of our drivers as they happen (see _exchange_plan).
+        traffic=(
+            ("locations", "OUT", 15),
+            ("tariffs", "OUT", 60),
+            ("sessions", "OUT", 15),
+            ("cdrs", "OUT", 30),
+            ("locations", "IN", 60),
+        ),
     ),
 )
 _PARTNER_BY_KEY = {spec.key: spec for spec in PARTNERS}
@@ -362,25 +403,26 @@ def _fi_dc(low: str, high: str, updated: datetime) -> TariffContent:
     )
 
 
-def _partner_cpo(
-    offpeak: str, rapid: str, standard: str, parking: str, updated: datetime
+def _hub_cpo(
+    currency: str, vat: str, rapid: str, standard: str, parking: str, updated: datetime
 ) -> TariffContent:
-    # Received over the older protocol version: no VAT in the price components, no type.
+    # Published by a CPO behind the hub; parking billed per started 5 minutes.
     return TariffContent(
-        currency="GBP",
+        currency=currency,
+        type=_REGULAR,
         last_updated=updated,
         elements=[
-            _element(_component(_F, "0.30", None)),
-            _element(_component(_E, rapid, None), min_power=Decimal(50)),
-            _element(_component(_E, offpeak, None), start_time="00:00", end_time="07:00"),
-            _element(_component(_E, standard, None)),
-            _element(_component(_P, parking, None, 60), start_time="08:00", end_time="20:00"),
+            _element(_component(_F, "3.50", vat)),
+            _element(_component(_E, rapid, vat), min_power=Decimal(50)),
+            _element(_component(_E, standard, vat)),
+            _element(_component(_P, parking, vat, 300), start_time="08:00", end_time="20:00"),
         ],
     )
 
 
-def _at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+def _before(anchor: datetime, days: int, hour: int = 0, minute: int = 0) -> datetime:
+    """``days`` before the anchor's date, at hour:minute UTC."""
+    return datetime.combine(anchor.date() - timedelta(days=days), time(hour, minute), tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -392,67 +434,80 @@ class TariffSpec:
     publish_to: tuple[str, ...] = ()
 
 
-TARIFFS: tuple[TariffSpec, ...] = (
-    TariffSpec(
-        OWN,
-        "NL-AC-STD",
-        (
-            _nl_ac("0.34", "0.27", "2.00", _at(2026, 5, 1, 8, 0)),
-            _nl_ac("0.36", "0.29", "2.40", _at(2026, 10, 1, 0, 0)),
+def tariff_specs(anchor: datetime) -> tuple[TariffSpec, ...]:
+    """The tariffs, each with a version from the set-up and a price change within the history."""
+    at = _before
+    return (
+        TariffSpec(
+            OWN,
+            "NL-AC-STD",
+            (
+                _nl_ac("0.34", "0.27", "2.00", at(anchor, 180, 8)),
+                _nl_ac("0.36", "0.29", "2.40", at(anchor, 45)),
+            ),
         ),
-    ),
-    TariffSpec(
-        OWN,
-        "NL-DC-FAST",
-        (
-            _nl_dc("0.69", "0.59", _at(2026, 5, 1, 8, 0)),
-            _nl_dc("0.74", "0.62", _at(2026, 10, 15, 0, 0)),
+        TariffSpec(
+            OWN,
+            "NL-DC-FAST",
+            (
+                _nl_dc("0.69", "0.59", at(anchor, 180, 8)),
+                _nl_dc("0.74", "0.62", at(anchor, 30)),
+            ),
         ),
-    ),
-    TariffSpec(
-        OWN,
-        "UK-STD",
-        (
-            _uk_own("0.42", "0.52", "0.46", _at(2026, 6, 15, 9, 0)),
-            _uk_own("0.44", "0.55", "0.48", _at(2026, 9, 20, 0, 0)),
+        TariffSpec(
+            OWN,
+            "UK-STD",
+            (
+                _uk_own("0.42", "0.52", "0.46", at(anchor, 150, 9)),
+                _uk_own("0.44", "0.55", "0.48", at(anchor, 60)),
+            ),
+            PublishScope.SELECTED,
+            (EMSP, HUB),
         ),
-        PublishScope.SELECTED,
-        (EMSP, HUB),
-    ),
-    TariffSpec(
-        OWN_FI,
-        "FI-AC",
-        (
-            _fi_ac("1.20", "0.29", _at(2026, 4, 20, 7, 0)),
-            _fi_ac("1.50", "0.31", _at(2026, 10, 1, 0, 0)),
+        TariffSpec(
+            OWN_FI,
+            "FI-AC",
+            (
+                _fi_ac("1.20", "0.29", at(anchor, 190, 7)),
+                _fi_ac("1.50", "0.31", at(anchor, 45)),
+            ),
         ),
-    ),
-    TariffSpec(
-        OWN_FI,
-        "FI-DC",
-        (
-            _fi_dc("0.49", "0.59", _at(2026, 4, 20, 7, 0)),
-            _fi_dc("0.52", "0.64", _at(2026, 10, 10, 0, 0)),
+        TariffSpec(
+            OWN_FI,
+            "FI-DC",
+            (
+                _fi_dc("0.49", "0.59", at(anchor, 190, 7)),
+                _fi_dc("0.52", "0.64", at(anchor, 25)),
+            ),
+            PublishScope.SELECTED,
+            (HUB,),
         ),
-        PublishScope.SELECTED,
-        (HUB,),
-    ),
-    TariffSpec(
-        CPO,
-        "VLT-STD",
-        (
-            _partner_cpo("0.35", "0.69", "0.49", "3.00", _at(2026, 3, 10, 12, 0)),
-            _partner_cpo("0.38", "0.72", "0.52", "3.60", _at(2026, 9, 25, 0, 0)),
+        TariffSpec(
+            EVX,
+            "EVX-STD",
+            (
+                _hub_cpo("SEK", "25.0", "6.90", "4.90", "30.00", at(anchor, 170, 12)),
+                _hub_cpo("SEK", "25.0", "7.40", "5.20", "36.00", at(anchor, 40)),
+            ),
+            PublishScope.NONE,
         ),
-        PublishScope.NONE,
-    ),
-)
-_TARIFF_BY_ID = {spec.tariff_id: spec for spec in TARIFFS}
+        TariffSpec(
+            PLG,
+            "PLG-STD",
+            (
+                _hub_cpo("DKK", "25.0", "5.20", "3.60", "24.00", at(anchor, 160, 10)),
+                _hub_cpo("DKK", "25.0", "5.60", "3.90", "27.00", at(anchor, 35)),
+            ),
+            PublishScope.NONE,
+        ),
+    )
 
 
 def _tariff_for(owner: str, country: str, dc: bool) -> str:
-    if owner == CPO:
-        return "VLT-STD"
+    if owner == EVX:
+        return "EVX-STD"
+    if owner == PLG:
+        return "PLG-STD"
     if country == "GBR":
         return "UK-STD"
     if owner == OWN_FI:
@@ -535,10 +590,23 @@ CITIES: dict[str, City] = {
              Decimal("23.7609535"),
              ("Hämeenkatu", "Itsenäisyydenkatu", "Kalevantie", "Ratapihankatu"),
              ("33100", "33100", "33540", "33100")),
+        City("STO", "Stockholm", "SWE", "Europe/Stockholm", Decimal("59.3293235"),
+             Decimal("18.0685808"),
+             ("Sveavägen", "Götgatan", "Hornsgatan", "Valhallavägen", "Kungsholmsgatan"),
+             ("111 57", "118 46", "118 49", "114 22", "112 27")),
+        City("GOT", "Göteborg", "SWE", "Europe/Stockholm", Decimal("57.7088700"),
+             Decimal("11.9745600"),
+             ("Kungsportsavenyen", "Lindholmspiren", "Mölndalsvägen", "Eriksbergstorget"),
+             ("411 36", "417 56", "412 63", "417 64")),
+        City("CPH", "København", "DNK", "Europe/Copenhagen", Decimal("55.6760968"),
+             Decimal("12.5683371"),
+             ("Vesterbrogade", "Nørrebrogade", "Amagerbrogade", "Strandvejen",
+              "Ørestads Boulevard"),
+             ("1620", "2200", "2300", "2100", "2300")),
     )
 }  # fmt: skip
 
-#: (owner, city, number of locations): 39 of ours, 11 of the partner CPO.
+#: (owner, city, number of locations): 39 of ours, 11 of the hub's CPOs.
 LOCATION_GROUPS: tuple[tuple[str, str, int], ...] = (
     (OWN, "AMS", 7),
     (OWN, "RTM", 5),
@@ -549,9 +617,9 @@ LOCATION_GROUPS: tuple[tuple[str, str, int], ...] = (
     (OWN_FI, "HEL", 6),
     (OWN_FI, "ESP", 3),
     (OWN_FI, "TMP", 3),
-    (CPO, "LON", 4),
-    (CPO, "MAN", 4),
-    (CPO, "BRS", 3),
+    (EVX, "STO", 4),
+    (EVX, "GOT", 3),
+    (PLG, "CPH", 4),
 )
 #: A site still being built: its EVSEs stay PLANNED and see no sessions.
 PLANNED_LOCATION = (OWN, "EHV003")
@@ -666,6 +734,8 @@ _KIND_WEIGHTS = {
             "motorway": 1},
     "FIN": {"street": 1, "car_park": 2, "supermarket": 3, "hotel": 1, "fast_hub": 1,
             "motorway": 1},
+    "SWE": {"street": 2, "car_park": 2, "supermarket": 2, "fast_hub": 1, "motorway": 1},
+    "DNK": {"street": 3, "car_park": 1, "supermarket": 2, "fast_hub": 1, "motorway": 1},
 }  # fmt: skip
 #: Every group starts with a site that has DC, so every DC tariff sees sessions.
 _FIRST_KINDS = ("fast_hub", "motorway", "supermarket")
@@ -718,11 +788,6 @@ class EvsePlan:
     meter_id: str
     latitude: Decimal | None = None
     longitude: Decimal | None = None
-    busy: list[tuple[datetime, datetime]] = field(default_factory=list)
-    transitions: list[tuple[datetime, EvseStatus]] = field(default_factory=list)
-
-    def free(self, start: datetime, end: datetime) -> bool:
-        return all(end <= b_start or start >= b_end for b_start, b_end in self.busy)
 
 
 @dataclass
@@ -749,11 +814,6 @@ class LocationPlan:
     @property
     def welcomes_partner_drivers(self) -> bool:
         return self.publish_scope == PublishScope.ALL or EMSP in self.publish_to
-
-    @property
-    def last_updated(self) -> datetime:
-        """The latest change of the location or any of its EVSEs (OCPI propagates it up)."""
-        return max([self.installed_at, *(t for e in self.evses for t, _ in e.transitions)])
 
 
 @dataclass(frozen=True)
@@ -795,18 +855,27 @@ class PeriodPlan:
         return [
             (DimensionType.ENERGY, self.energy_kwh),
             (DimensionType.TIME, self.hours),
+            (DimensionType.MIN_POWER, self.min_power_kw),
             (DimensionType.MAX_POWER, self.max_power_kw),
         ]
 
-    def usage(self) -> Period:
-        if self.max_power_kw is None:  # parking
-            return Period(start=self.start, parking_h=self.hours)
-        return Period(
-            start=self.start,
-            energy_kwh=self.energy_kwh,
-            time_h=self.hours,
-            max_power_kw=self.max_power_kw,
-        )
+    @property
+    def min_power_kw(self) -> Decimal:
+        """The lowest power measured in the period: 90 % of its average (tariffs' min_power
+        restrictions are checked against it)."""
+        average = self.energy_kwh / self.hours
+        return min((average * Decimal("0.9")).quantize(_KW), self.max_power_kw or average)
+
+    def cdr_dimensions(self) -> dict[str, Decimal]:
+        """The period's dimensions as a CDR carries them (no session-only ones, spec 8.7)."""
+        return {
+            str(kind): volume
+            for kind, volume in self.dimensions()
+            if kind not in SESSION_ONLY_DIMENSIONS
+        }
+
+    def priced(self) -> PeriodInput:
+        return PeriodInput(start=self.start, dimensions=self.cdr_dimensions())
 
 
 @dataclass
@@ -822,28 +891,60 @@ class SessionPlan:
     auth_method: AuthMethod
     authorization_reference: str
     start: datetime
-    end: datetime | None
+    end: datetime
     periods: list[PeriodPlan]
     cdr_id: str = ""
     billing_reference: str = ""
     cdr_created_at: datetime | None = None
     remark: str = ""
+    #: Received CDRs only: the CPO priced it with the tariff version before the current one.
+    stale_price: bool = False
 
     @property
     def kwh(self) -> Decimal:
         return sum((p.energy_kwh for p in self.periods), Decimal(0))
 
     @property
-    def last_updated(self) -> datetime:
-        return self.end or (DEMO_NOW if self.periods else self.start)
+    def received(self) -> bool:
+        return self.location.owner in RECEIVED_VIA
+
+    def session_input(self) -> SessionInput:
+        return SessionInput(
+            start=self.start,
+            end=self.end,
+            periods=tuple(p.priced() for p in self.periods),
+            time_zone=self.location.city.time_zone,
+        )
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """An EVSE out of service from ``start`` until ``end`` (None: for good)."""
+
+    location: LocationPlan
+    evse: EvsePlan
+    status: EvseStatus
+    start: datetime
+    end: datetime | None
+
+
+@dataclass
+class DayPlan:
+    day: date
+    sessions: list[SessionPlan]
+    faults: list[FaultPlan]
 
 
 @dataclass
 class Plan:
+    anchor: datetime
     locations: list[LocationPlan]
     tokens: list[TokenPlan]
-    sessions: list[SessionPlan]
-    credited_cdr: SessionPlan
+    days: list[DayPlan]
+
+    @property
+    def sessions(self) -> list[SessionPlan]:
+        return [s for d in self.days for s in d.sessions]
 
 
 # Party codes (country_code, party_id) by plan key, read from the database before planning.
@@ -860,7 +961,7 @@ def _offset(rng: random.Random, spread: int) -> Decimal:
     return Decimal(rng.randint(-spread, spread)).scaleb(-7)
 
 
-def _plan_locations(rng: random.Random, codes: Codes) -> list[LocationPlan]:
+def _plan_locations(rng: random.Random, codes: Codes, anchor: datetime) -> list[LocationPlan]:
     locations: list[LocationPlan] = []
     for group_no, (owner, city_code, count) in enumerate(LOCATION_GROUPS):
         city = CITIES[city_code]
@@ -874,11 +975,12 @@ def _plan_locations(rng: random.Random, codes: Codes) -> list[LocationPlan]:
             street, number = city.streets[street_no], rng.randint(1, 240)
             address = f"{number} {street}" if city.house_number_first else f"{street} {number}"
             location_id = f"{city.code}{n:03d}"
-            installed = datetime(2026, 2, 1, 6, tzinfo=UTC) + timedelta(
-                days=rng.randrange(190), minutes=rng.randrange(600)
+            installed = _before(anchor, SETUP_DAYS - 10, 6) + timedelta(
+                days=rng.randrange(SETUP_DAYS - HISTORY_DAYS - 20), minutes=rng.randrange(600)
             )
             publish_to: tuple[str, ...] = ()
-            if owner == CPO:
+            received = owner in RECEIVED_VIA
+            if received:
                 scope = PublishScope.NONE
             else:
                 roll = rng.randrange(100)
@@ -889,8 +991,8 @@ def _plan_locations(rng: random.Random, codes: Codes) -> list[LocationPlan]:
                     publish_to = rng.choice(((EMSP,), (HUB,), (EMSP, HUB)))
                 else:
                     scope = PublishScope.NONE
-            private = scope == PublishScope.NONE and owner != CPO
-            image_host = "voltway.example" if owner == CPO else "roamdesk.example"
+            private = scope == PublishScope.NONE and not received
+            image_host = "nordhub.example" if received else "roamdesk.example"
             images = (
                 [
                     {
@@ -907,7 +1009,13 @@ def _plan_locations(rng: random.Random, codes: Codes) -> list[LocationPlan]:
             )
             mix = None
             if rng.randrange(100) < 40:
-                mix = {"NLD": _NL_WIND_MIX, "GBR": _UK_GRID_MIX, "FIN": _FI_GREEN_MIX}[city.country]
+                mix = {
+                    "NLD": _NL_WIND_MIX,
+                    "GBR": _UK_GRID_MIX,
+                    "FIN": _FI_GREEN_MIX,
+                    "SWE": _FI_GREEN_MIX,
+                    "DNK": _NL_WIND_MIX,
+                }[city.country]
             location = LocationPlan(
                 owner=owner,
                 location_id=location_id,
@@ -984,7 +1092,7 @@ def _plan_evses(rng: random.Random, locations: list[LocationPlan], codes: Codes)
 _CHECK_CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 
 
-def _plan_tokens(rng: random.Random, codes: Codes) -> list[TokenPlan]:
+def _plan_tokens(rng: random.Random, codes: Codes, anchor: datetime) -> list[TokenPlan]:
     tokens: list[TokenPlan] = []
     seen: set[tuple[str, str]] = set()
     contracts: set[str] = set()
@@ -1063,8 +1171,8 @@ def _plan_tokens(rng: random.Random, codes: Codes) -> list[TokenPlan]:
                     default_profile_type=profile,
                     energy_supplier_name=supplier,
                     energy_contract_id=supplier_contract,
-                    last_updated=WINDOW_START
-                    - timedelta(days=rng.randint(2, 240), seconds=rng.randrange(86_400)),
+                    last_updated=_before(anchor, HISTORY_DAYS + 2)
+                    - timedelta(days=rng.randint(0, 100), seconds=rng.randrange(86_400)),
                 )
             )
     return tokens
@@ -1073,9 +1181,7 @@ def _plan_tokens(rng: random.Random, codes: Codes) -> list[TokenPlan]:
 Shape = list[tuple[int, Decimal, Decimal | None]]  # (seconds, kWh, max kW) per period
 
 
-def _session_shape(
-    rng: random.Random, kind: SiteKind, connector: ConnectorSpec, *, ongoing: bool
-) -> Shape:
+def _session_shape(rng: random.Random, kind: SiteKind, connector: ConnectorSpec) -> Shape:
     """(seconds, kWh, max kW) per period; max kW None for the closing parking period."""
     if connector.dc:
         car_kw = Decimal(rng.choices((50, 100, 150, 250), weights=(2, 4, 3, 1))[0])
@@ -1089,9 +1195,7 @@ def _session_shape(
         average = (peak * rng.randint(88, 97) / 100).quantize(_KW)
         energy = min(Decimal(rng.randint(*kind.ac_kwh)), average * 12)
         parking_percent, parking_minutes = kind.parking_percent, kind.parking_minutes
-    if ongoing:
-        energy = energy * rng.randint(25, 70) / 100
-    parking = not ongoing and rng.randrange(100) < parking_percent
+    parking = rng.randrange(100) < parking_percent
     charging = _nine(energy / average * _HOUR)
     count = rng.randint(1, 3) if parking else rng.randint(2, 4)
     if charging < 1200:
@@ -1128,8 +1232,91 @@ def _lay_out(start: datetime, shape: Shape) -> list[PeriodPlan]:
     return periods
 
 
-def _local_start(rng: random.Random, location: LocationPlan) -> datetime:
-    day = WINDOW_START.date() + timedelta(days=rng.randrange(61))
+_BUFFER = timedelta(minutes=10)
+_REMARKS = (
+    "Stopped by the driver with the card",
+    "Stopped remotely from the app",
+    "EV disconnected",
+    "Charging complete: the EV stopped requesting power",
+)
+_FAULTS = {  # status: (shortest, longest) in seconds
+    EvseStatus.OUTOFORDER: (4 * 3600, 20 * 3600),
+    EvseStatus.INOPERATIVE: (3600, 12 * 3600),
+    EvseStatus.BLOCKED: (20 * 60, 3 * 3600),
+}
+
+
+def _day_window(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, DAY_START, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def _digest(*parts: object) -> bytes:
+    return hashlib.sha256(":".join(str(p) for p in (SEED, *parts)).encode()).digest()
+
+
+def _session_id(owner: str, day: date, slot: int) -> str:
+    """Stable per (owner, day, slot): the same session whenever the day is planned."""
+    digest = _digest("session", owner, day.isoformat(), slot)
+    if owner in RECEIVED_VIA:  # the hub's CPOs number their sessions
+        return str(1_000_000_000 + int.from_bytes(digest[:8]) % 9_000_000_000)
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+@dataclass(frozen=True)
+class Sites:
+    """What the day plans choose from: the locations and which EVSEs are out of the plan."""
+
+    anchor: datetime
+    locations: list[LocationPlan]
+    tokens: list[TokenPlan]
+    #: EVSE uid → the day it left service (REMOVED or OUT OF ORDER) for good.
+    retired: dict[str, FaultPlan]
+    #: EVSE uids the simulator keeps busy from the anchor on.
+    live: frozenset[str]
+
+    def usable(self, evse: EvsePlan, day: date) -> bool:
+        retired = self.retired.get(evse.uid)
+        if retired is not None and day >= retired.start.date():
+            return False
+        return not (evse.uid in self.live and day >= self.anchor.date())
+
+
+#: How many EVSEs the charge-point simulator keeps for its live sessions (see LIVE_EVSES).
+LIVE_EVSE_COUNT = 4
+
+
+def _plan_retired(
+    rng: random.Random, locations: list[LocationPlan], anchor: datetime
+) -> dict[str, FaultPlan]:
+    """One EVSE removed and three out of order for good, at days within the history."""
+    candidates = [
+        (loc, e) for loc in locations if not loc.planned for e in loc.evses if len(loc.evses) > 1
+    ]
+    chosen = rng.sample(candidates, 4)
+    retired: dict[str, FaultPlan] = {}
+    for n, (location, evse) in enumerate(chosen):
+        at = _before(anchor, rng.randint(5, HISTORY_DAYS - 5), rng.randint(6, 20))
+        status = EvseStatus.REMOVED if n == 0 else EvseStatus.OUTOFORDER
+        retired[evse.uid] = FaultPlan(location, evse, status, at, None)
+    return retired
+
+
+def live_evse_uids(locations: Sequence[LocationPlan]) -> list[str]:
+    """The EVSEs kept for the simulator: AC EVSEs at our busiest own sites, one per site."""
+    own = [loc for loc in locations if loc.owner in (OWN, OWN_FI) and not loc.planned and loc.evses]
+    own.sort(key=lambda loc: (-loc.kind.weight, loc.location_id))
+    chosen: list[str] = []
+    for location in own:
+        evse = next((e for e in location.evses if not e.connectors[0][1].dc), None)
+        if evse is not None:
+            chosen.append(evse.uid)
+        if len(chosen) == LIVE_EVSE_COUNT:
+            break
+    return chosen
+
+
+def _local_start(rng: random.Random, location: LocationPlan, day: date) -> datetime:
     hours = location.kind.start_hours
     if location.kind.hours == "shop" and day.isoweekday() == 7:
         hours = tuple(h for h in hours if 10 <= h <= 17)
@@ -1145,62 +1332,53 @@ def _local_start(rng: random.Random, location: LocationPlan) -> datetime:
     return local.astimezone(UTC)
 
 
-_BUFFER = timedelta(minutes=10)
+def _plan_day(day: date, sites: Sites, codes: Codes) -> DayPlan:
+    """The sessions and faults of one day, from the day's own random generator."""
+    rng = random.Random(_digest("day", day.isoformat()))
+    window_start, window_end = _day_window(day)
+    busy: dict[str, list[tuple[datetime, datetime]]] = {}
 
+    def free(evse: EvsePlan, start: datetime, end: datetime) -> bool:
+        return all(end <= b or start >= a for a, b in busy.get(evse.uid, []))
 
-def _plan_sessions(
-    rng: random.Random, locations: list[LocationPlan], tokens: list[TokenPlan], codes: Codes
-) -> list[SessionPlan]:
-    statuses = [status for status, count in STATUS_MIX.items() for _ in range(count)]
-    rng.shuffle(statuses)
-    sides = [CPO] * PARTNER_CPO_SESSIONS + [OWN] * (SESSION_COUNT - PARTNER_CPO_SESSIONS)
-    rng.shuffle(sides)
-    usable = [loc for loc in locations if not loc.planned]
-    by_side = {
-        CPO: [loc for loc in usable if loc.owner == CPO],
-        OWN: [loc for loc in usable if loc.owner != CPO],
+    own_count, received_count = SESSIONS_PER_DAY["weekend" if day.weekday() >= 5 else "weekday"]
+    own_count += rng.randint(-1, 1)
+    sides = [OWN] * own_count + ["received"] * received_count
+    candidates = {
+        OWN: [loc for loc in sites.locations if loc.owner not in RECEIVED_VIA and not loc.planned],
+        "received": [loc for loc in sites.locations if loc.owner in RECEIVED_VIA],
     }
     valid_tokens = {
-        owner: [t for t in tokens if t.owner == owner and t.valid] for owner in (OWN, EMSP)
+        owner: [t for t in sites.tokens if t.owner == owner and t.valid] for owner in (OWN, EMSP)
     }
-    invalid_tokens = {
-        side: [t for t in tokens if not t.valid and (side == OWN or t.owner == OWN)]
-        for side in (OWN, CPO)
-    }
-    session_ids: set[str] = set()
+    invalid_tokens = [t for t in sites.tokens if not t.valid and t.owner == OWN]
     sessions: list[SessionPlan] = []
-    for status, side in zip(statuses, sides, strict=True):
-        candidates = by_side[side]
-        for _attempt in range(1000):
-            location = rng.choices(candidates, weights=[c.kind.weight for c in candidates])[0]
+    for slot, side in enumerate(sides, start=1):
+        invalid = rng.randrange(100) < INVALID_PERCENT
+        for _attempt in range(200):
+            choices = candidates[side]
+            location = rng.choices(choices, weights=[c.kind.weight for c in choices])[0]
             evse = rng.choice(location.evses)
+            if not sites.usable(evse, day):
+                continue
             connector_id, connector, tariff_id = rng.choice(evse.connectors)
-            ongoing = status in (SessionStatus.ACTIVE, SessionStatus.PENDING)
-            if status == SessionStatus.PENDING:  # waiting to start: no charging periods yet
-                start = DEMO_NOW - timedelta(seconds=rng.randint(60, 900))
-                periods: list[PeriodPlan] = []
-            else:
-                shape = _session_shape(rng, location.kind, connector, ongoing=ongoing)
-                if ongoing:
-                    start = DEMO_NOW - timedelta(seconds=sum(s for s, _, _ in shape))
-                else:
-                    start = _local_start(rng, location)
-                periods = _lay_out(start, shape)
-            end = None if ongoing else periods[-1].start + timedelta(seconds=periods[-1].seconds)
+            shape = _session_shape(rng, location.kind, connector)
+            start = _local_start(rng, location, day)
+            periods = _lay_out(start, shape)
+            end = periods[-1].start + timedelta(seconds=periods[-1].seconds)
             kwh = sum((p.energy_kwh for p in periods), Decimal(0))
-            if end is not None and end > DEMO_NOW - timedelta(minutes=30):
+            if start < window_start + _BUFFER or end > window_end - _BUFFER:
                 continue
-            if periods and not MIN_SESSION_KWH <= kwh <= MAX_SESSION_KWH and not ongoing:
+            if not MIN_SESSION_KWH <= kwh <= MAX_SESSION_KWH:
                 continue
-            if not evse.free(start - _BUFFER, (end or DEMO_NOW) + _BUFFER):
+            if not free(evse, start - _BUFFER, end + _BUFFER):
                 continue
             break
         else:
-            raise RuntimeError("could not place a demo session; the plan is too dense")
-        evse.busy.append((start - _BUFFER, (end or DEMO_NOW) + _BUFFER))
-
-        if status == SessionStatus.INVALID and rng.randrange(100) < 50:
-            token = rng.choice(invalid_tokens[side])
+            continue  # a full day at that site: one session fewer
+        busy.setdefault(evse.uid, []).append((start - _BUFFER, end + _BUFFER))
+        if invalid and rng.randrange(100) < 50:
+            token = rng.choice(invalid_tokens)
         elif side == OWN and location.welcomes_partner_drivers and rng.randrange(100) < 30:
             token = rng.choice(valid_tokens[EMSP])
         else:
@@ -1217,133 +1395,81 @@ def _plan_sessions(
         else:
             auth = rng.choice((AuthMethod.WHITELIST, AuthMethod.AUTH_REQUEST))
         reference = f"{rng.getrandbits(80):020X}" if auth != AuthMethod.WHITELIST else ""
-        while True:
-            if location.owner == CPO:
-                session_id = str(rng.randint(1_000_000_000, 9_999_999_999))
-            else:
-                session_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            if session_id not in session_ids:
-                session_ids.add(session_id)
-                break
-        sessions.append(
-            SessionPlan(
-                location=location,
-                evse=evse,
-                connector_id=connector_id,
-                connector=connector,
-                tariff_id=tariff_id,
-                session_id=session_id,
-                status=status,
-                token=token,
-                auth_method=auth,
-                authorization_reference=reference,
-                start=start,
-                end=end,
-                periods=periods,
-            )
+        status = SessionStatus.INVALID if invalid else SessionStatus.COMPLETED
+        session = SessionPlan(
+            location=location,
+            evse=evse,
+            connector_id=connector_id,
+            connector=connector,
+            tariff_id=tariff_id,
+            session_id=_session_id(location.owner, day, slot),
+            status=status,
+            token=token,
+            auth_method=auth,
+            authorization_reference=reference,
+            start=start,
+            end=end,
+            periods=periods,
         )
-    sessions.sort(key=lambda s: (s.start, s.session_id))
-    _plan_cdr_ids(rng, sessions, codes)
-    return sessions
-
-
-_REMARKS = (
-    "Stopped by the driver with the card",
-    "Stopped remotely from the app",
-    "EV disconnected",
-    "Charging complete: the EV stopped requesting power",
-)
-
-
-def _plan_cdr_ids(rng: random.Random, sessions: list[SessionPlan], codes: Codes) -> None:
-    finished = [s for s in sessions if s.status == SessionStatus.COMPLETED]
-    finished.sort(key=lambda s: (s.end or DEMO_NOW, s.session_id))
-    per_party: dict[str, int] = {}
-    for number, session in enumerate(finished, start=1):
-        assert session.end is not None
-        owner = session.location.owner
-        per_party[owner] = per_party.get(owner, 0) + 1
-        country_code, party_id = codes[owner]
-        session.cdr_id = f"CDR-{country_code}{party_id}-{per_party[owner]:06d}"
-        session.billing_reference = f"{codes[OWN][1]}-{session.end.year}-{number:06d}"
-        session.cdr_created_at = session.end + timedelta(seconds=rng.randint(60, 900))
-        if rng.randrange(100) < 25:
-            session.remark = rng.choice(_REMARKS)
-
-
-def _plan_status_history(rng: random.Random, locations: list[LocationPlan]) -> None:
-    """Sessions occupy their EVSE (CHARGING → AVAILABLE); faults and blockages fill some gaps;
-    a few EVSEs end out of order and one is removed."""
-    evses = [e for loc in locations if not loc.planned for e in loc.evses]
-    for evse in evses:
-        evse.busy.sort()
-    idle_at_end = [e for e in evses if not e.busy or e.busy[-1][1] < DEMO_NOW - timedelta(days=2)]
-    final = rng.sample(idle_at_end, 4)
-    for n, evse in enumerate(final):
-        after = evse.busy[-1][1] if evse.busy else WINDOW_START
-        span = int((DEMO_NOW - timedelta(hours=2) - after).total_seconds())
-        at = after + timedelta(seconds=rng.randrange(3600, max(span, 3601)))
-        status = EvseStatus.REMOVED if n == 0 else EvseStatus.OUTOFORDER
-        evse.transitions.append((at, status))
-        evse.busy.append((at - _BUFFER, DEMO_NOW))
-    durations = {
-        EvseStatus.OUTOFORDER: (4 * 3600, 72 * 3600),
-        EvseStatus.INOPERATIVE: (3600, 12 * 3600),
-        EvseStatus.BLOCKED: (20 * 60, 3 * 3600),
-    }
-    for evse in rng.sample(evses, 40):
-        for _ in range(rng.randint(1, 2)):
-            status = rng.choices(list(durations), weights=(5, 3, 2))[0]
-            length = timedelta(seconds=rng.randint(*durations[status]))
-            edges = [WINDOW_START, *(t for b in sorted(evse.busy) for t in b), DEMO_NOW]
-            gaps = [
-                (edges[i], edges[i + 1])
-                for i in range(0, len(edges) - 1, 2)
-                if edges[i + 1] - edges[i] > length + 2 * _BUFFER
-            ]
-            if not gaps:
-                continue
-            gap_start, gap_end = rng.choice(gaps)
-            room = int((gap_end - gap_start - length - 2 * _BUFFER).total_seconds())
-            at = gap_start + _BUFFER + timedelta(seconds=rng.randrange(room))
-            evse.transitions += [(at, status), (at + length, EvseStatus.AVAILABLE)]
-            evse.busy.append((at - _BUFFER, at + length + _BUFFER))
-    for evse in evses:
-        evse.transitions.sort()
-        previous_at, previous = WINDOW_START, EvseStatus.AVAILABLE
-        for at, status in evse.transitions:
-            if at <= previous_at or status == previous:
-                raise RuntimeError(f"demo status history of {evse.uid} is inconsistent")
-            previous_at, previous = at, status
-
-
-def _session_transitions(sessions: Iterable[SessionPlan]) -> None:
-    for session in sessions:
-        if session.status == SessionStatus.PENDING:
+        if status == SessionStatus.COMPLETED:
+            country_code, party_id = codes[location.owner]
+            session.cdr_id = f"CDR-{country_code}{party_id}-{day:%Y%m%d}-{slot:02d}"
+            session.billing_reference = f"{codes[OWN][1]}-{day:%Y%m%d}-{slot:02d}"
+            session.cdr_created_at = end + timedelta(seconds=rng.randint(60, 900))
+            if rng.randrange(100) < 25:
+                session.remark = rng.choice(_REMARKS)
+            session.stale_price = session.received and rng.randrange(100) < STALE_PRICE_PERCENT
+        sessions.append(session)
+    faults: list[FaultPlan] = []
+    for _ in range(rng.choice((0, 0, 1, 1, 2))):
+        location = rng.choice([loc for loc in sites.locations if not loc.planned])
+        evse = rng.choice(location.evses)
+        if not sites.usable(evse, day):
             continue
-        session.evse.transitions.append((session.start, EvseStatus.CHARGING))
-        if session.end is not None:
-            session.evse.transitions.append((session.end, EvseStatus.AVAILABLE))
+        fault = rng.choices(list(_FAULTS), weights=(5, 3, 2))[0]
+        length = timedelta(seconds=rng.randint(*_FAULTS[fault]))
+        latest = int((window_end - window_start - length - 2 * _BUFFER).total_seconds())
+        at = window_start + _BUFFER + timedelta(seconds=rng.randrange(max(latest, 1)))
+        if latest > 0 and free(evse, at - _BUFFER, at + length + _BUFFER):
+            busy.setdefault(evse.uid, []).append((at - _BUFFER, at + length + _BUFFER))
+            faults.append(FaultPlan(location, evse, fault, at, at + length))
+    for retired in sites.retired.values():
+        if retired.start.date() == day:
+            faults.append(retired)
+    sessions.sort(key=lambda s: (s.start, s.session_id))
+    return DayPlan(day=day, sessions=sessions, faults=faults)
 
 
-def build_plan(codes: Codes) -> Plan:
-    """The whole demo dataset as plain objects, drawn from one seeded random generator.
+def history_days(anchor: datetime, now: datetime) -> list[date]:
+    """The days to plan: the last HISTORY_DAYS before today and today, never before the
+    history that the first seed started with."""
+    today = now.date()
+    first = max(anchor.date() - timedelta(days=HISTORY_DAYS), today - timedelta(days=HISTORY_DAYS))
+    # A day's window starts at 03:00 UTC, so the window of "yesterday" may still be open.
+    first = min(first, today)
+    return [first + timedelta(days=n) for n in range((today - first).days + 1)]
 
-    It depends only on ``codes`` (the parties' country codes and ids), never on stored rows.
+
+def build_plan(codes: Codes, *, anchor: datetime, now: datetime) -> Plan:
+    """The demo dataset as plain objects: reference data from one seeded generator, then one
+    day plan per day of history, each from its own generator.
+
+    It depends only on ``codes`` (the parties' country codes and ids), the anchor and today's
+    date, never on stored rows.
     """
     rng = random.Random(SEED)
-    locations = _plan_locations(rng, codes)
-    tokens = _plan_tokens(rng, codes)
-    sessions = _plan_sessions(rng, locations, tokens, codes)
-    _session_transitions(sessions)
-    _plan_status_history(rng, locations)
-    disputed = [
-        s
-        for s in sessions
-        if s.cdr_id and s.location.owner == OWN and s.token.owner == EMSP and s.start.month == 10
-    ]
-    disputed = disputed or [s for s in sessions if s.cdr_id]
-    return Plan(locations, tokens, sessions, credited_cdr=disputed[len(disputed) // 2])
+    locations = _plan_locations(rng, codes, anchor)
+    tokens = _plan_tokens(rng, codes, anchor)
+    retired = _plan_retired(rng, locations, anchor)
+    sites = Sites(
+        anchor=anchor,
+        locations=locations,
+        tokens=tokens,
+        retired=retired,
+        live=frozenset(live_evse_uids(locations)),
+    )
+    days = [_plan_day(day, sites, codes) for day in history_days(anchor, now)]
+    return Plan(anchor=anchor, locations=locations, tokens=tokens, days=days)
 
 
 # -- writing it -----------------------------------------------------------------------------------
@@ -1366,25 +1492,37 @@ def demo_model_counts() -> dict[str, int]:
     return counts
 
 
-def seed_demo() -> list[ModelCount]:
-    """Create whatever part of the demo dataset is missing; returns the counts per model."""
+def seed_demo(*, now: datetime | None = None) -> list[ModelCount]:
+    """Create whatever part of the demo dataset is missing up to ``now`` (default: the current
+    time); returns the counts per model."""
+    now = now or timezone.now()
     before = demo_model_counts()
     with transaction.atomic():
-        parties, connections = _ensure_parties_and_partners()
+        anchor = _demo_anchor(now)
+        parties, connections = _ensure_parties_and_partners(anchor)
         codes = {key: (party.country_code, party.party_id) for key, party in parties.items()}
-        plan = build_plan(codes)
-        tariffs = _ensure_tariffs(parties, connections)
+        plan = build_plan(codes, anchor=anchor, now=now)
+        tariffs = _ensure_tariffs(plan, parties, connections)
         evses = _ensure_locations(plan, parties, connections)
-        _ensure_status_history(plan, evses, connections)
         tokens = _ensure_tokens(plan, parties, connections)
         pricing = _Pricing(tariffs)
-        sessions = _ensure_sessions(plan, parties, connections, evses, tokens, pricing)
-        _ensure_cdrs(plan, parties, connections, sessions, pricing)
+        sessions = _ensure_sessions(plan, parties, connections, evses, tokens, pricing, now)
+        _ensure_status_history(plan, evses, connections, sessions, now)
+        _ensure_cdrs(plan, parties, connections, sessions, pricing, now)
         _ensure_credit(plan, parties)
+        _ensure_exchanges_and_cursors(plan, connections, sessions, now)
     after = demo_model_counts()
     return [
         ModelCount(label, total, total - before.get(label, 0)) for label, total in after.items()
     ]
+
+
+def _demo_anchor(now: datetime) -> datetime:
+    """Midnight UTC of the day of the first seed: read back from the first demo partner (created
+    SETUP_DAYS before it), or today when there is none yet."""
+    partner = Partner.objects.filter(name=PARTNERS[0].name).first()
+    day = partner.created_at.date() + timedelta(days=SETUP_DAYS) if partner else now.date()
+    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def _demo_secret(*parts: str) -> str:
@@ -1392,7 +1530,7 @@ def _demo_secret(*parts: str) -> str:
     return hashlib.sha256(":".join(("roamdesk-demo", *parts)).encode()).hexdigest()[:43]
 
 
-def _ensure_party(spec: PartySpec, partner: Partner | None) -> Party:
+def _ensure_party(spec: PartySpec, partner: Partner | None, anchor: datetime) -> Party:
     party, _ = Party.objects.get_or_create(
         country_code=spec.country_code,
         party_id=spec.party_id,
@@ -1401,13 +1539,19 @@ def _ensure_party(spec: PartySpec, partner: Partner | None) -> Party:
             "roles": [str(r) for r in spec.roles],
             "name": spec.name,
             "website": spec.website,
-            "created_at": PARTIES_CREATED_AT,
+            "created_at": _before(anchor, SETUP_DAYS, 9),
         },
     )
     return party
 
 
-def _ensure_parties_and_partners() -> tuple[dict[str, Party], dict[str, PartnerConnection]]:
+#: The hub's CPO parties by their plan key.
+_HUB_CPOS = {("SE", "EVX"): EVX, ("DK", "PLG"): PLG}
+
+
+def _ensure_parties_and_partners(
+    anchor: datetime,
+) -> tuple[dict[str, Party], dict[str, PartnerConnection]]:
     party_ensure_own_default()
     own = Party.objects.own().filter(
         country_code=settings.OCPI_COUNTRY_CODE, party_id=settings.OCPI_PARTY_ID
@@ -1418,7 +1562,7 @@ def _ensure_parties_and_partners() -> tuple[dict[str, Party], dict[str, PartnerC
             f"the own party {settings.OCPI_COUNTRY_CODE}*{settings.OCPI_PARTY_ID} from settings "
             "does not exist, but another own party does; the demo builds on the configured one"
         )
-    parties = {OWN: default, OWN_FI: _ensure_party(OWN_FI_PARTY, None)}
+    parties = {OWN: default, OWN_FI: _ensure_party(OWN_FI_PARTY, None, anchor)}
     connections: dict[str, PartnerConnection] = {}
     for spec in PARTNERS:
         partner, _ = Partner.objects.get_or_create(
@@ -1426,13 +1570,18 @@ def _ensure_parties_and_partners() -> tuple[dict[str, Party], dict[str, PartnerC
             defaults={
                 "contact_email": f"roaming@{spec.domain}.example",
                 "notes": spec.notes,
-                "created_at": PARTIES_CREATED_AT,
+                "created_at": _before(anchor, SETUP_DAYS, 9),
             },
         )
-        represented = [_ensure_party(p, partner) for p in spec.parties]
+        represented = [_ensure_party(p, partner, anchor) for p in spec.parties]
         parties[spec.key] = represented[0]
+        for party in represented:
+            key = _HUB_CPOS.get((party.country_code, party.party_id))
+            if key is not None:
+                parties[key] = party
         connection = PartnerConnection.objects.filter(partner=partner, name="production").first()
         if connection is None:
+            handshake_at = _before(anchor, *spec.handshake)
             connection = PartnerConnection(
                 partner=partner,
                 name="production",
@@ -1450,26 +1599,31 @@ def _ensure_parties_and_partners() -> tuple[dict[str, Party], dict[str, PartnerC
                     for identifier, role in spec.modules
                 ],
                 adapter_profile=STANDARD_PROFILE,
-                last_handshake_at=spec.handshake_at,
-                created_at=spec.handshake_at - timedelta(days=3),
+                last_handshake_at=handshake_at,
+                created_at=handshake_at - timedelta(days=3),
             )
             connection.set_send_token(_demo_secret(spec.key, "send"))
             connection.set_issued_token(_demo_secret(spec.key, "issued"), registration=False)
-            connection.issued_token_created_at = spec.handshake_at
+            connection.issued_token_created_at = handshake_at
             connection.save()
             connection.represented_parties.set(represented)
         connections[spec.key] = connection
     return parties, connections
 
 
+def _source(connections: dict[str, PartnerConnection], owner: str) -> PartnerConnection | None:
+    """The connection an owner's objects came through (None: ours)."""
+    return connections.get(RECEIVED_VIA.get(owner, owner))
+
+
 def _ensure_tariffs(
-    parties: dict[str, Party], connections: dict[str, PartnerConnection]
+    plan: Plan, parties: dict[str, Party], connections: dict[str, PartnerConnection]
 ) -> dict[str, Tariff]:
     partners = {key: c.partner for key, c in connections.items()}
     tariffs: dict[str, Tariff] = {}
-    for spec in TARIFFS:
-        received = spec.owner in connections
-        source = connections[spec.owner] if received else None
+    for spec in tariff_specs(plan.anchor):
+        source = _source(connections, spec.owner)
+        received = source is not None
         first = spec.versions[0]
         tariff, created = Tariff.objects.get_or_create(
             party=parties[spec.owner],
@@ -1525,7 +1679,7 @@ def _ensure_locations(
             location = Location.objects.create(
                 party=party,
                 location_id=lp.location_id,
-                source_connection=connections.get(lp.owner),
+                source_connection=_source(connections, lp.owner),
                 created_at=lp.installed_at,
                 publish_scope=lp.publish_scope,
                 visible_to_public=lp.visible_to_public,
@@ -1552,7 +1706,7 @@ def _ensure_locations(
                 charging_when_closed=when_closed,
                 images=lp.images,
                 energy_mix=lp.energy_mix,
-                last_updated=lp.last_updated,
+                last_updated=lp.installed_at,
             )
             if lp.publish_to:
                 location.publish_partners.set([partners[k] for k in lp.publish_to])
@@ -1595,7 +1749,9 @@ def _ensure_locations(
     for lp in plan.locations:
         location = locations[(lp.owner, lp.location_id)]
         terms = (
-            "https://voltway.example/terms" if lp.owner == CPO else "https://roamdesk.example/terms"
+            "https://nordhub.example/terms"
+            if lp.owner in RECEIVED_VIA
+            else "https://roamdesk.example/terms"
         )
         for ep in lp.evses:
             evse = evses[(location.pk, ep.uid.lower())]
@@ -1623,18 +1779,49 @@ def _ensure_locations(
 
 
 def _ensure_status_history(
-    plan: Plan, evses: dict[EvseKey, Evse], connections: dict[str, PartnerConnection]
+    plan: Plan,
+    evses: dict[EvseKey, Evse],
+    connections: dict[str, PartnerConnection],
+    sessions: dict[SessionKey, ChargingSession],
+    now: datetime,
 ) -> None:
-    # The service skips reports older than the EVSE's last change and repeats of its status, so
-    # replaying the whole history on a second run writes nothing.
-    for lp in plan.locations:
-        source = connections.get(lp.owner)
-        for ep in lp.evses:
-            evse = evses[_evse_key(lp, ep)]
-            for changed_at, status in ep.transitions:
-                evse_status_set(
-                    evse=evse, status=status, changed_at=changed_at, source_connection=source
-                )
+    """Sessions occupy their EVSE (CHARGING, then AVAILABLE); faults take it out of service.
+
+    Only for what has happened: stored sessions, faults that are over (a retirement once it
+    started). Transitions the EVSE has already seen (not after its ``last_updated``) are left
+    out before calling the service, so a second run makes no call at all.
+    """
+    changes: list[tuple[datetime, str, EvseKey, EvseStatus]] = []
+
+    def add(location: LocationPlan, evse: EvsePlan, at: datetime, status: EvseStatus) -> None:
+        changes.append((at, evse.uid, _evse_key(location, evse), status))
+
+    for day in plan.days:
+        for sp in day.sessions:
+            if (sp.location.owner, sp.session_id.lower()) in sessions:
+                add(sp.location, sp.evse, sp.start, EvseStatus.CHARGING)
+                add(sp.location, sp.evse, sp.end, EvseStatus.AVAILABLE)
+        for fault in day.faults:
+            if fault.end is None and fault.start <= now:
+                add(fault.location, fault.evse, fault.start, fault.status)
+            elif fault.end is not None and fault.end <= now:
+                add(fault.location, fault.evse, fault.start, fault.status)
+                add(fault.location, fault.evse, fault.end, EvseStatus.AVAILABLE)
+    changes.sort()
+    last = {key: n for n, (_at, _uid, key, _status) in enumerate(changes)}
+    for n, (at, _uid, key, status) in enumerate(changes):
+        evse = evses[key]
+        if evse.last_updated is not None and at <= evse.last_updated:
+            continue
+        evse_status_set(
+            evse=evse,
+            status=status,
+            changed_at=at,
+            source_connection=_source(connections, key[0]),
+            # Partners get the EVSE's current status: the outbox keeps one pending push per
+            # EVSE anyway, so announcing each past transition would only repeat the work.
+            announce=last[key] == n,
+        )
 
 
 TokenKey = tuple[str, str, str]  # (owner, uid lower-cased, type)
@@ -1686,62 +1873,79 @@ def _token_key(tp: TokenPlan) -> TokenKey:
 
 @dataclass(frozen=True)
 class _Priced:
+    """A session priced by the tariff engine, with each line's amounts as the database keeps
+    them (10 decimals); the totals are sums of those stored amounts, as in CDR generation."""
+
     version: TariffVersion
-    charges: list[Charge]
+    result: PricingResult
+    amounts: list[tuple[Decimal, Decimal]]  # (excl., incl.) per line of ``result.lines``
 
     def total(self, kind: str, component: str | None = None) -> Decimal:
         """Sum of the ``kind`` ("excl"/"incl") VAT amounts, of one cost component or all."""
+        index = 0 if kind == "excl" else 1
         return sum(
             (
-                getattr(c, f"amount_{kind}_vat")
-                for c in self.charges
-                if component is None or _COMPONENTS[c.dimension] == component
+                amounts[index]
+                for line, amounts in zip(self.result.lines, self.amounts, strict=True)
+                if component is None or line.cost_group.value == component
             ),
             Decimal(0),
         )
 
     def has(self, component: str) -> bool:
-        return any(_COMPONENTS[c.dimension] == component for c in self.charges)
+        return any(line.cost_group.value == component for line in self.result.lines)
 
 
 class _Pricing:
-    """Prices completed demo sessions once, for both the session totals and the CDR."""
+    """Prices completed demo sessions once with the tariff engine, for both the session totals
+    and the CDR: under the version in effect at the start, or for a received CDR the CPO priced
+    with a stale tariff, under the version before it."""
 
     def __init__(self, tariffs: dict[str, Tariff]) -> None:
         self.tariffs = tariffs
         self._done: dict[str, _Priced] = {}
+        self._specs: dict[int, EngineTariff] = {}
+        # Each tariff's versions in the order tariff_version_in_effect picks them by.
+        self._versions = {
+            tariff_id: list(
+                tariff.versions.select_related("tariff").order_by("last_updated", "number")
+            )
+            for tariff_id, tariff in tariffs.items()
+        }
+
+    def in_effect(self, tariff_id: str, at: datetime) -> TariffVersion | None:
+        """``tariff_version_in_effect`` from memory: the newest version changed by ``at``."""
+        found = None
+        for version in self._versions[tariff_id]:
+            if version.last_updated <= at:
+                found = version
+        return found
+
+    def version(self, session: SessionPlan) -> TariffVersion:
+        version = self.in_effect(session.tariff_id, session.start)
+        if version is None:
+            raise RuntimeError(f"tariff {session.tariff_id} has no version at {session.start}")
+        if session.stale_price:
+            older = [v for v in self._versions[session.tariff_id] if v.number < version.number]
+            version = max(older, key=lambda v: v.number, default=version)
+        return version
 
     def of(self, session: SessionPlan) -> _Priced:
         if session.session_id not in self._done:
-            tariff = self.tariffs[session.tariff_id]
-            version = tariff_version_in_effect(tariff=tariff, at=session.start)
-            if version is None:
-                raise RuntimeError(f"tariff {tariff.tariff_id} has no version at {session.start}")
-            charges = price_periods(
-                elements=version.elements,
-                periods=[p.usage() for p in session.periods],
-                session_start=session.start,
-                time_zone=session.location.city.time_zone,
-            )
-            priced = _Priced(version, charges)
-            _check_bounds(priced, session)
-            self._done[session.session_id] = priced
+            version = self.version(session)
+            if version.pk not in self._specs:
+                self._specs[version.pk] = tariff_version_spec(version)
+            result = price_session(self._specs[version.pk], session.session_input())
+            if result.total_cost != result.uncapped_cost:
+                # Generation would add an ADJUSTMENT line; the plan keeps sessions inside the
+                # bounds (MIN_SESSION_KWH, MAX_SESSION_KWH) so that the demo needs none.
+                raise RuntimeError(f"demo session {session.session_id} hits a price bound")
+            amounts = [
+                (stored_amount(line.amount.excl_vat), stored_amount(line.amount.incl_vat))
+                for line in result.lines
+            ]
+            self._done[session.session_id] = _Priced(version, result, amounts)
         return self._done[session.session_id]
-
-
-def _check_bounds(priced: _Priced, session: SessionPlan) -> None:
-    """The demo pricer does not clamp to min/max price, so the demo must stay inside them."""
-    version = priced.version
-    for kind in ("excl", "incl"):
-        total = priced.total(kind)
-        low = getattr(version, f"min_price_{kind}_vat")
-        high = getattr(version, f"max_price_{kind}_vat")
-        if (low is not None and total < low) or (high is not None and total > high):
-            raise RuntimeError(f"demo session {session.session_id} hits a price bound")
-    for charge in priced.charges:
-        for amount in (charge.amount_excl_vat, charge.amount_incl_vat):
-            if amount != amount.quantize(_STORED) or len(amount.as_tuple().digits) > 15:
-                raise RuntimeError(f"demo amount {amount} would not be stored exactly")
 
 
 _TOKEN_FIELDS = (
@@ -1767,6 +1971,8 @@ def _token_snapshot(token: Token) -> dict[str, Any]:
 
 
 SessionKey = tuple[str, str]  # (owner, session id lower-cased)
+#: The plan keys of the parties whose sites see sessions.
+_CPO_KEYS = (OWN, OWN_FI, EVX, PLG)
 
 
 def _ensure_sessions(
@@ -1776,8 +1982,9 @@ def _ensure_sessions(
     evses: dict[EvseKey, Evse],
     tokens: dict[TokenKey, Token],
     pricing: _Pricing,
+    now: datetime,
 ) -> dict[SessionKey, ChargingSession]:
-    owners = {party.pk: key for key, party in parties.items() if key in (OWN, OWN_FI, CPO)}
+    owners = {party.pk: key for key, party in parties.items() if key in _CPO_KEYS}
 
     def stored() -> dict[SessionKey, ChargingSession]:
         return {
@@ -1789,7 +1996,9 @@ def _ensure_sessions(
 
     sessions = stored()
     todo = [
-        sp for sp in plan.sessions if (sp.location.owner, sp.session_id.lower()) not in sessions
+        sp
+        for sp in plan.sessions
+        if sp.end <= now and (sp.location.owner, sp.session_id.lower()) not in sessions
     ]
     if not todo:
         return sessions
@@ -1806,7 +2015,7 @@ def _ensure_sessions(
             ChargingSession(
                 party=parties[sp.location.owner],
                 session_id=sp.session_id,
-                source_connection=connections.get(sp.location.owner),
+                source_connection=_source(connections, sp.location.owner),
                 created_at=sp.start,
                 start_date_time=sp.start,
                 end_date_time=sp.end,
@@ -1820,11 +2029,11 @@ def _ensure_sessions(
                 evse=evse,
                 connector=connector,
                 meter_id=sp.evse.meter_id,
-                currency=_TARIFF_BY_ID[sp.tariff_id].versions[0].currency,
+                currency=pricing.tariffs[sp.tariff_id].currency,
                 total_cost_excl_vat=priced.total("excl") if priced else None,
                 total_cost_incl_vat=priced.total("incl") if priced else None,
                 status=sp.status,
-                last_updated=sp.last_updated,
+                last_updated=sp.end,
                 **_token_snapshot(tokens[_token_key(sp.token)]),
             )
         )
@@ -1851,41 +2060,13 @@ def _ensure_sessions(
     return stored()
 
 
-_COMPONENTS = {
-    TariffDimensionType.FLAT: CostComponent.FIXED,
-    TariffDimensionType.ENERGY: CostComponent.ENERGY,
-    TariffDimensionType.TIME: CostComponent.TIME,
-    TariffDimensionType.PARKING_TIME: CostComponent.PARKING,
+#: The price component type of each dimension the engine prices (CdrCostLine.dimension).
+_COMPONENT_TYPE = {
+    Dimension.FLAT: "FLAT",
+    Dimension.ENERGY: "ENERGY",
+    Dimension.TIME: "TIME",
+    Dimension.PARKING_TIME: "PARKING_TIME",
 }
-_UNITS = {  # (unit of the volume, unit of the price)
-    TariffDimensionType.ENERGY: ("kWh", "kWh"),
-    TariffDimensionType.TIME: ("h of charging", "hour"),
-    TariffDimensionType.PARKING_TIME: ("h of parking", "hour"),
-}
-
-
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f")
-
-
-def _price(value: Decimal) -> str:
-    """A unit price as the tariff writes it (0.30, not 0.3)."""
-    return format(value, "f")
-
-
-def _explain(charge: Charge, currency: str, version: TariffVersion) -> str:
-    source = (
-        f"tariff {version.tariff.tariff_id} v{version.number}, element {charge.element_index} "
-        f"({describe_restrictions(charge.restrictions)})"
-    )
-    vat = f"VAT {_plain(charge.vat_rate)}%" if charge.vat_rate is not None else "no VAT"
-    if charge.dimension == TariffDimensionType.FLAT:
-        return f"Fixed fee of {_price(charge.unit_price)} {currency} per session; {source}; {vat}"
-    unit, per = _UNITS[charge.dimension]
-    return (
-        f"{_plain(charge.volume)} {unit} at {_price(charge.unit_price)} {currency} per {per}; "
-        f"{source}; {vat}"
-    )
 
 
 def _ensure_cdrs(
@@ -1894,11 +2075,24 @@ def _ensure_cdrs(
     connections: dict[str, PartnerConnection],
     sessions: dict[SessionKey, ChargingSession],
     pricing: _Pricing,
+    now: datetime,
 ) -> None:
-    finished = [sp for sp in plan.sessions if sp.cdr_id]
+    """A CDR per completed session once it was created: ours with the engine's cost lines,
+    finalized (and so announced to the outbox); the hub CPOs' as received, final at once, then
+    checked by our pricing check (findings; a price that differs goes to the review queue)."""
+    finished = [
+        sp
+        for sp in plan.sessions
+        if sp.cdr_id
+        and sp.cdr_created_at is not None
+        and sp.cdr_created_at <= now
+        and (sp.location.owner, sp.session_id.lower()) in sessions
+    ]
     stored = {
         (c.party_id, c.cdr_id.lower())
-        for c in Cdr.objects.filter(party__in=[parties[k] for k in (OWN, OWN_FI, CPO)])
+        for c in Cdr.objects.filter(party__in=[parties[k] for k in _CPO_KEYS]).only(
+            "party_id", "cdr_id"
+        )
     }
     todo = [
         sp for sp in finished if (parties[sp.location.owner].pk, sp.cdr_id.lower()) not in stored
@@ -1929,31 +2123,36 @@ def _ensure_cdrs(
         for period, pp in zip(cdr_periods, sp.periods, strict=True):
             dimensions += [
                 CdrChargingDimension(period=period, type=kind, volume=volume)
-                for kind, volume in pp.dimensions()
+                for kind, volume in pp.cdr_dimensions().items()
             ]
+        if sp.received:  # a partner's CDR states totals, not our cost lines
+            continue
         priced = pricing.of(sp)
         lines += [
             CdrCostLine(
                 cdr=cdr,
-                period=cdr_periods[charge.period_index],
-                component=_COMPONENTS[charge.dimension],
-                dimension=charge.dimension,
-                volume=charge.volume,
-                unit_price=charge.unit_price,
-                vat_rate=charge.vat_rate,
+                period=cdr_periods[line.period_index],
+                component=CostComponent(line.cost_group.value),
+                dimension=_COMPONENT_TYPE[line.dimension],
+                volume=line.billed_volume,
+                unit_price=line.unit_price,
+                vat_rate=line.vat,
                 currency=cdr.currency,
-                amount_excl_vat=charge.amount_excl_vat,
-                amount_incl_vat=charge.amount_incl_vat,
+                amount_excl_vat=excl,
+                amount_incl_vat=incl,
                 tariff_version=priced.version,
-                element_index=charge.element_index,
-                explanation=_explain(charge, cdr.currency, priced.version),
+                element_index=line.element_index,
+                explanation=line.reason,
             )
-            for charge in priced.charges
+            for line, (excl, incl) in zip(priced.result.lines, priced.amounts, strict=True)
         ]
     CdrChargingDimension.objects.bulk_create(dimensions)
     CdrCostLine.objects.bulk_create(lines)
-    for cdr in created:
-        cdr_finalize(cdr=cdr, actor=ACTOR)
+    for cdr, sp in zip(created, todo, strict=True):
+        if sp.received:
+            cdr_check_received(cdr=cdr, actor=ACTOR)
+        else:
+            cdr_finalize(cdr=cdr, actor=ACTOR)
 
 
 def _cdr_row(
@@ -1963,7 +2162,6 @@ def _cdr_row(
     sessions: dict[SessionKey, ChargingSession],
     pricing: _Pricing,
 ) -> Cdr:
-    assert sp.end is not None
     assert sp.cdr_created_at is not None
     party = parties[sp.location.owner]
     session = sessions[(sp.location.owner, sp.session_id.lower())]
@@ -1972,21 +2170,25 @@ def _cdr_row(
     assert session.connector is not None
     location, evse, connector = session.location, session.evse, session.connector
     priced = pricing.of(sp)
-    tariff = priced.version.tariff
+    result = priced.result
     totals = {
         f"{total}_{kind}_vat": priced.total(kind, component) if priced.has(component) else None
         for component, total in COMPONENT_TOTAL_FIELDS.items()
         for kind in ("excl", "incl")
     }
-    source = connections.get(sp.location.owner)
+    source = _source(connections, sp.location.owner)
     # Received: the version it came in. Generated: the version we emit it in to the token's
     # eMSP (our own drivers' CDRs are rendered in our current version).
     via = source or connections.get(sp.token.owner)
-    snapshot = tariff_version_snapshot(priced.version)
+    key = cdr_idempotency_key(
+        country_code=party.country_code, party_id=party.party_id, cdr_id=sp.cdr_id
+    )
     return Cdr(
         party=party,
         cdr_id=sp.cdr_id,
-        status=CdrStatus.DRAFT,
+        # A partner's CDR arrives final (spec: a CDR never changes once sent).
+        status=CdrStatus.FINAL if sp.received else CdrStatus.DRAFT,
+        finalized_at=sp.cdr_created_at if sp.received else None,
         source_connection=source,
         created_at=sp.cdr_created_at,
         start_date_time=sp.start,
@@ -1997,40 +2199,306 @@ def _cdr_row(
         authorization_reference=sp.authorization_reference,
         **cdr_location_snapshot(location=location, evse=evse, connector=connector),
         meter_id=session.meter_id,
-        currency=session.currency,
-        tariffs_snapshot=[snapshot],
+        currency=result.currency,
+        tariffs_snapshot=[tariff_version_snapshot(priced.version)],
         total_cost_excl_vat=priced.total("excl"),
         total_cost_incl_vat=priced.total("incl"),
-        total_energy=sp.kwh,
-        total_time=sum((p.hours for p in sp.periods), Decimal(0)),
-        total_parking_time=sum((p.hours for p in sp.periods if p.parking), Decimal(0)),
+        total_energy=stored_amount(result.total_energy),
+        total_time=stored_amount(result.total_time),
+        total_parking_time=stored_amount(result.total_parking_time),
         remark=sp.remark,
         last_updated=sp.cdr_created_at,
-        tariff_version_at_start=priced.version,
-        tariff_version_at_end=tariff_version_in_effect(tariff=tariff, at=sp.end),
-        tariff_version_at_generation=tariff_version_in_effect(tariff=tariff, at=sp.cdr_created_at),
-        origin=CdrOrigin.RECEIVED if source else CdrOrigin.GENERATED,
+        tariff_version_at_start=pricing.in_effect(sp.tariff_id, sp.start),
+        tariff_version_at_end=pricing.in_effect(sp.tariff_id, sp.end),
+        tariff_version_at_generation=pricing.in_effect(sp.tariff_id, sp.cdr_created_at),
+        origin=CdrOrigin.RECEIVED if sp.received else CdrOrigin.GENERATED,
         protocol_version=via.version if via else VersionNumber.V2_2_1,
-        validation_status=ValidationStatus.VALID,
+        validation_status=ValidationStatus.NOT_CHECKED if sp.received else ValidationStatus.VALID,
         session_key=cdr_session_key(
             country_code=party.country_code, party_id=party.party_id, session_id=sp.session_id
         ),
-        idempotency_key=cdr_idempotency_key(
-            country_code=party.country_code, party_id=party.party_id, cdr_id=sp.cdr_id
-        ),
-        billing_reference=sp.billing_reference,
+        idempotency_key=key,
+        billing_reference=sp.billing_reference
+        if not sp.received
+        else f"{party.country_code}{party.party_id}-{key[:16].upper()}",
         **totals,
         **{name: getattr(session, name) for name in _TOKEN_FIELDS},
     )
 
 
+CREDIT_REMARK = "Credited: the driver reported the session stopped early (EVSE fault)"
+
+
 def _ensure_credit(plan: Plan, parties: dict[str, Party]) -> None:
-    chosen = plan.credited_cdr
-    original = Cdr.objects.get(party=parties[chosen.location.owner], cdr_id=chosen.cdr_id)
-    if original.credit_cdrs.exists():
+    """One of our CDRs for a partner's driver, 20 days before the anchor, credited once."""
+    own = [parties[OWN], parties[OWN_FI]]
+    if Cdr.objects.filter(party__in=own, credit=True, remark=CREDIT_REMARK).exists():
         return
-    cdr_issue_credit(
-        original=original,
-        actor=ACTOR,
-        remark="Credited: the driver reported the session stopped early (EVSE fault)",
+    since = plan.anchor - timedelta(days=20)
+    chosen = next(
+        (
+            sp
+            for sp in plan.sessions
+            if sp.cdr_id
+            and sp.location.owner == OWN
+            and sp.token.owner == EMSP
+            and sp.start >= since
+        ),
+        None,
     )
+    original = (
+        Cdr.objects.filter(party=parties[OWN], cdr_id=chosen.cdr_id).first() if chosen else None
+    )
+    if original is None or not original.is_final:
+        return
+    cdr_issue_credit(original=original, actor=ACTOR, remark=CREDIT_REMARK)
+
+
+# -- the exchange log and the sync cursors ------------------------------------------------------
+@dataclass(frozen=True)
+class ExchangePlan:
+    """One OCPI call: ``request_id`` (``demo-…``) is its natural key."""
+
+    request_id: str
+    at: datetime
+    direction: str
+    method: str
+    url: str
+    module: str
+    http_status: int | None
+    ocpi_status: int | None
+    duration_ms: int
+    response_size: int
+    error: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return (
+            self.http_status is not None
+            and 200 <= self.http_status < 300
+            and (self.ocpi_status is None or 1000 <= self.ocpi_status < 2000)
+        )
+
+
+#: Ways a call fails, by weight: (HTTP status, OCPI status, error).
+_FAILURES: tuple[tuple[int, tuple[int | None, int | None, str]], ...] = (
+    (5, (None, None, "timed out after 20 s")),
+    (3, (503, None, "503 Service Unavailable")),
+    (2, (502, None, "502 Bad Gateway")),
+    (2, (200, 3001, "Unable to use the client's API: upstream CPO did not answer")),
+    (1, (401, 2001, "Invalid or missing parameters: unknown token")),
+)
+#: Share of calls that fail on an ordinary day, in per mille; an outage day fails far more.
+_FAILURE_PER_MILLE = 25
+_OUTAGE_PER_MILLE = 600
+
+
+def _exchange_plan(
+    spec: PartnerSpec, connection: PartnerConnection, day: date, anchor: datetime
+) -> list[ExchangePlan]:
+    """The calls of one day with one partner: periodic pulls and pushes at the intervals of
+    ``spec.traffic``, with a few failures, and an outage of a few hours on one day a week."""
+    assert spec.traffic is not None
+    rng = random.Random(_digest("exchanges", spec.key, day.isoformat()))
+    outage_hours: set[int] = set()
+    if (day - anchor.date()).days % 7 == 3:  # one bad day a week, at night
+        begin = rng.randint(0, 20)
+        outage_hours = set(range(begin, begin + rng.randint(2, 4)))
+    version = connection.version
+    base = str(settings.OCPI_BASE_URL).rstrip("/")
+    calls: list[ExchangePlan] = []
+    midnight = datetime.combine(day, time(0), tzinfo=UTC)
+    for module, direction, minutes in spec.traffic:
+        inbound = direction == Direction.INBOUND
+        if inbound:
+            # They call us: our side of the module (CPO Sender for what they pull).
+            # They call our CPO side: they pull locations and tariffs, they push their tokens.
+            url = f"{base}/ocpi/{version}/cpo/{module}"
+            method = "PUT" if module == "tokens" else "GET"
+        else:
+            url = connection.endpoint_url(module, "SENDER") or f"{spec.base_url}/{module}"
+            method = "GET"
+        offset = rng.randrange(minutes)
+        for n in range(24 * 60 // minutes + 1):
+            at = midnight + timedelta(minutes=offset + n * minutes, seconds=rng.randrange(50))
+            if at.date() != day:
+                break
+            per_mille = _OUTAGE_PER_MILLE if at.hour in outage_hours else _FAILURE_PER_MILLE
+            http_status: int | None = 200
+            ocpi_status: int | None = 1000
+            error = ""
+            if rng.randrange(1000) < per_mille:
+                weights = [w for w, _ in _FAILURES]
+                http_status, ocpi_status, error = rng.choices(
+                    [f for _, f in _FAILURES], weights=weights
+                )[0]
+            duration = 20_000 if http_status is None else rng.randint(40, 900)
+            calls.append(
+                ExchangePlan(
+                    request_id=f"demo-{spec.key}-{module}-{direction}-{at:%Y%m%d%H%M%S}",
+                    at=at,
+                    direction=str(direction),
+                    method=method,
+                    url=url,
+                    module=module,
+                    http_status=http_status,
+                    ocpi_status=ocpi_status,
+                    duration_ms=duration,
+                    response_size=0 if http_status is None else rng.randint(120, 48_000),
+                    error=error,
+                )
+            )
+    return calls
+
+
+def _pushes_received(
+    plan: Plan, connection: PartnerConnection, since: datetime, now: datetime
+) -> list[ExchangePlan]:
+    """The hub CPOs' pushes of our drivers' sessions (at start and end) and of their CDRs."""
+    base = str(settings.OCPI_BASE_URL).rstrip("/")
+    version = connection.version
+    calls: list[ExchangePlan] = []
+    for sp in plan.sessions:
+        if not sp.received or sp.end < since or sp.end > now:
+            continue
+        session_url = f"{base}/ocpi/{version}/emsp/sessions/{sp.session_id}"
+        for n, at in enumerate((sp.start, sp.end)):
+            if at >= since:
+                calls.append(
+                    ExchangePlan(
+                        request_id=f"demo-hub-session-{sp.session_id}-{n}",
+                        at=at + timedelta(seconds=20),
+                        direction=str(Direction.INBOUND),
+                        method="PUT",
+                        url=session_url,
+                        module="sessions",
+                        http_status=200,
+                        ocpi_status=1000,
+                        duration_ms=60,
+                        response_size=120,
+                    )
+                )
+        if sp.cdr_created_at is not None and since <= sp.cdr_created_at <= now:
+            calls.append(
+                ExchangePlan(
+                    request_id=f"demo-hub-cdr-{sp.cdr_id}",
+                    at=sp.cdr_created_at,
+                    direction=str(Direction.INBOUND),
+                    method="POST",
+                    url=f"{base}/ocpi/{version}/emsp/cdrs",
+                    module="cdrs",
+                    http_status=200,
+                    ocpi_status=1000,
+                    duration_ms=140,
+                    response_size=120,
+                )
+            )
+    return calls
+
+
+def _ensure_exchanges_and_cursors(
+    plan: Plan,
+    connections: dict[str, PartnerConnection],
+    sessions: dict[SessionKey, ChargingSession],
+    now: datetime,
+) -> None:
+    """The last LOG_DAYS of OCPI traffic with the partners that speak a version we support,
+    and the sync cursors those pulls leave behind (schedule, high-water mark, counts).
+
+    The partner on a version we cannot speak gets cursors with their schedule and no traffic:
+    nothing has been exchanged with it. Calls of the demo never go in before the newest real
+    (non-demo) call of a connection, so they never mix with what the portal really did.
+    """
+    since = now - timedelta(days=LOG_DAYS)
+    days = [since.date() + timedelta(days=n) for n in range(LOG_DAYS + 1)]
+    for spec in PARTNERS:
+        connection = connections[spec.key]
+        if spec.traffic is None:
+            _ensure_cursors(spec, connection, [])
+            continue
+        calls = [c for day in days for c in _exchange_plan(spec, connection, day, plan.anchor)]
+        if spec.key == HUB:
+            calls += _pushes_received(plan, connection, since, now)
+        calls = [c for c in calls if since <= c.at <= now]
+        real = (
+            ExchangeLogEntry.objects.filter(connection=connection)
+            .exclude(request_id__startswith="demo-")
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        if real is not None:
+            calls = [c for c in calls if c.at > real]
+        known = set(
+            ExchangeLogEntry.objects.filter(
+                connection=connection, request_id__startswith="demo-", created_at__gte=since
+            ).values_list("request_id", flat=True)
+        )
+        ExchangeLogEntry.objects.bulk_create(
+            [
+                ExchangeLogEntry(
+                    created_at=c.at,
+                    direction=c.direction,
+                    connection=connection,
+                    method=c.method,
+                    url=c.url,
+                    module=c.module,
+                    http_status=c.http_status,
+                    ocpi_status=c.ocpi_status,
+                    duration_ms=c.duration_ms,
+                    request_id=c.request_id,
+                    correlation_id=c.request_id,
+                    response_size=c.response_size,
+                    error=c.error,
+                )
+                for c in calls
+                if c.request_id not in known
+            ],
+            batch_size=500,
+        )
+        _ensure_cursors(spec, connection, [c for c in calls if c.direction == Direction.OUTBOUND])
+
+
+#: (incremental minutes, full resync hours) per module we pull.
+_SCHEDULES = {
+    "locations": (15, 24),
+    "tariffs": (60, 24),
+    "sessions": (15, 0),
+    "cdrs": (30, 0),
+    "tokens": (60, 24),
+}
+
+
+def _ensure_cursors(
+    spec: PartnerSpec, connection: PartnerConnection, pulls: list[ExchangePlan]
+) -> None:
+    """A cursor per module we pull from the partner, on its schedule; its state follows the
+    demo's pulls when they are newer than what the cursor last saw (a real run wins)."""
+    modules = [m for m, role in spec.modules if role == "SENDER" and m in _SCHEDULES]
+    for module in modules:
+        interval, full_hours = _SCHEDULES[module]
+        cursor, _ = SyncCursor.objects.get_or_create(
+            connection=connection,
+            module=module,
+            defaults={"interval_minutes": interval, "full_interval_hours": full_hours},
+        )
+        mine = sorted((c for c in pulls if c.module == module), key=lambda c: c.at)
+        if not mine or cursor.in_progress:
+            continue
+        last = mine[-1]
+        if cursor.last_run_at is not None and cursor.last_run_at >= last.at:
+            continue
+        ok = [c for c in mine if c.succeeded]
+        failed = [c for c in mine if not c.succeeded]
+        cursor.last_run_at = last.at
+        if ok:
+            cursor.last_success_at = cursor.high_water = ok[-1].at
+            if full_hours:  # the nightly full resync: the last good pull in a day's first hour
+                cursor.last_full_at = next((c.at for c in reversed(ok) if c.at.hour == 0), None)
+        if failed:
+            cursor.last_error = failed[-1].error
+            cursor.last_error_at = failed[-1].at
+        cursor.successes = len(ok)
+        cursor.failures = len(failed)
+        cursor.last_run_objects = 0 if not last.succeeded else last.response_size // 400
+        cursor.save()

@@ -10,8 +10,9 @@ from apps.demo.seed import seed_demo
 
 class Command(BaseCommand):
     help = (
-        "Create the demo dataset (parties, partners, tariffs, locations, tokens, sessions, CDRs). "
-        "Idempotent: a second run creates, changes and audits nothing."
+        "Create the demo dataset (parties, partners, tariffs, locations, tokens) and its history "
+        "of the last 90 days up to now (sessions, CDRs, status changes, exchange log, sync "
+        "cursors). Idempotent: a run adds only what happened since the last one."
     )
 
     def add_arguments(self, parser: Any) -> None:
