@@ -37,6 +37,10 @@ app.conf.beat_schedule = {
         "task": "roamdesk.commands.simulator_meter",
         "schedule": timedelta(seconds=settings.COMMANDS_SIMULATOR_METER_SECONDS),
     },
+    "core-prune-var": {
+        "task": "roamdesk.core.prune_var",
+        "schedule": timedelta(minutes=10),
+    },
     "ocpi-prune-exchange-log": {
         "task": "roamdesk.ocpi.prune_exchange_log",
         "schedule": crontab(hour=3, minute=17),

@@ -7,8 +7,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +30,7 @@ def test_database_url() -> str:
 class CeleryWorker:
     """``celery worker`` in a subprocess, sharing this run's database and broker."""
 
-    def __init__(self, *, queues: str = "celery", pool: str = "solo", **env: str) -> None:
+    def __init__(self, *, queues: str = "celery,realtime", pool: str = "solo", **env: str) -> None:
         self.queues = queues
         self.pool = pool
         self.env = {
@@ -72,3 +76,70 @@ class CeleryWorker:
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
+
+
+# -- the broker, as the workers see it ------------------------------------------------------------
+def broker_queue_length(queue: str = "celery") -> int:
+    """Messages waiting in a queue of the configured broker (Redis or the filesystem)."""
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        # Declared, not looked up passively: Redis knows a queue only while it holds messages.
+        return int(conn.default_channel.queue_declare(queue=queue).message_count)
+
+
+def broker_purge(*queues: str) -> None:
+    """Empty queues of the configured broker (what earlier tests of this run left there)."""
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in queues or ("celery", "realtime"):
+            conn.default_channel.queue_declare(queue=queue)
+            conn.default_channel.queue_purge(queue)
+
+
+@contextmanager
+def broker(kind: str) -> Iterator[dict[str, str]]:
+    """Send this process's tasks through ``kind`` ("filesystem" or "redis") for the block, and
+    give the environment a worker needs to read the same broker. Redis needs REDIS_URL (CI);
+    the filesystem broker lives in this run's var dir, whatever the settings chose."""
+    from django.conf import settings
+
+    from config.celery import app
+
+    if kind == "redis":
+        if not settings.REDIS_URL:
+            pytest.skip("REDIS_URL is not set (CI sets it)")
+        url = settings.REDIS_URL
+        options: dict[str, object] = {"visibility_timeout": 3600}
+        env = {"REDIS_URL": settings.REDIS_URL}
+    else:
+        folder = Path(settings.VAR_DIR) / "celery"
+        for sub in ("queue", "processed", "results", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        url = "filesystem://"
+        options = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
+            "store_processed": False,
+            "polling_interval": 0.2,
+        }
+        env = {"REDIS_URL": ""}
+    saved = (app.conf.broker_url, app.conf.broker_transport_options)
+    app.conf.broker_url, app.conf.broker_transport_options = url, options
+    _forget_pools(app)
+    try:
+        yield env
+    finally:
+        app.conf.broker_url, app.conf.broker_transport_options = saved
+        _forget_pools(app)
+
+
+def _forget_pools(app: Any) -> None:
+    """Connections and producers are pooled per broker: drop them (as Celery does after fork)."""
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None

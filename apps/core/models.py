@@ -43,3 +43,28 @@ class AuditLogEntry(AppendOnlyModel):
     def __str__(self) -> str:
         when = f"{self.created_at:%Y-%m-%d %H:%M:%S}"
         return f"{when} {self.actor_label} {self.action} {self.object_repr}"
+
+
+class TaskSchedule(models.Model):
+    """A background job that waits in the broker, by key ("deliver:12:bulk", "sync:3:cdrs:incr").
+
+    It makes "enqueue this job" idempotent across processes (the web server, workers, beat):
+    while a job for a key is waiting, asking for it again sends nothing. The job frees its row
+    when it starts, so a change made while it runs asks for (and gets) the next one. A row past
+    ``expires_at`` is taken for lost (a broker that dropped the message): asking again sends a
+    new job. See :mod:`apps.core.scheduling`.
+    """
+
+    key = models.CharField(max_length=120, primary_key=True)
+    token = models.CharField(max_length=32, help_text="Identifies the job last sent for the key")
+    due_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the waiting job runs (empty: none is waiting)"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    sent = models.PositiveIntegerField(default=0, help_text="Jobs sent for this key in all")
+
+    class Meta:
+        verbose_name = "scheduled job"
+
+    def __str__(self) -> str:
+        return self.key

@@ -309,12 +309,12 @@ class SyncCursorAdmin(OpsModelAdmin):
     def _enqueue(self, queryset: QuerySet[SyncCursor], *, full: bool) -> int:
         from django.db import transaction
 
-        from apps.ocpi.tasks import sync
+        from apps.ocpi.services.sync import sync_enqueue
 
         cursors = list(queryset.values_list("connection_id", "module"))
         for connection_id, module in cursors:
             transaction.on_commit(
-                lambda c=connection_id, m=module: sync.delay(c, m, full)  # type: ignore[misc]
+                lambda c=connection_id, m=module: sync_enqueue(c, m, full)  # type: ignore[misc]
             )
         return len(cursors)
 

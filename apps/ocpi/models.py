@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db import models
 from django.utils import timezone
 
@@ -52,7 +54,17 @@ class ExchangeLogEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.direction} {self.method} {self.url} → {self.http_status}/{self.ocpi_status}"
+        return f"{self.direction} {self.method} {self.url} → {self.outcome}"
+
+    @property
+    def outcome(self) -> str:
+        """The answer in words: "HTTP 200, OCPI 1000", "HTTP 502", or "no answer" (a
+        transport error: the partner was not reached or did not reply)."""
+        if self.http_status is None:
+            return "no answer"
+        if self.ocpi_status is None:
+            return f"HTTP {self.http_status}"
+        return f"HTTP {self.http_status}, OCPI {self.ocpi_status}"
 
     @property
     def succeeded(self) -> bool:
@@ -161,6 +173,9 @@ class SyncCursor(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     successes = models.PositiveIntegerField(default=0)
     failures = models.PositiveIntegerField(default=0)
+    consecutive_failures = models.PositiveIntegerField(
+        default=0, help_text="Failed runs since the last success (the retry waits longer each time)"
+    )
     last_run_objects = models.PositiveIntegerField(default=0)
     last_run_invalid = models.PositiveIntegerField(default=0)
 
@@ -191,3 +206,12 @@ class SyncCursor(models.Model):
     @property
     def in_progress(self) -> bool:
         return self.run_started_at is not None
+
+    @property
+    def retry_at(self) -> datetime | None:
+        """After failed runs, when the schedule tries again: 1, 2, 4 … minutes after the last
+        failure, never longer than the cursor's interval. None when the last run succeeded."""
+        if not self.consecutive_failures or self.last_error_at is None:
+            return None
+        wait = min(2 ** min(self.consecutive_failures - 1, 16), max(self.interval_minutes, 1))
+        return self.last_error_at + timedelta(minutes=wait)

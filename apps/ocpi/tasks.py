@@ -14,35 +14,38 @@ def prune_exchange_log(older_than_days: int | None = None) -> int:
 
 
 @shared_task(name="roamdesk.ocpi.deliver")
-def deliver(connection_id: int) -> dict[str, object]:
-    """Send what is due for one connection. A short wait until the next due delivery is
-    re-enqueued here; longer waits are left to the periodic sweep (they live in the database)."""
-    from django.conf import settings
+def deliver(connection_id: int, lane: str = "bulk", schedule_token: str = "") -> dict[str, object]:
+    """Send what is due for one connection's lane. It asks for the next job only when it made
+    progress and more is due soon; a job that could send nothing ends (the sweep, a new
+    change or resuming the connection wakes the lane again)."""
+    from apps.ocpi.services.delivery import (
+        deliveries_continue,
+        deliveries_run,
+        delivery_job_started,
+    )
 
-    from apps.ocpi.services.delivery import deliveries_run
-
-    report = deliveries_run(connection_id=connection_id)
-    if report.next_due_in is not None and report.next_due_in <= settings.OCPI_DELIVERY_SHORT_WAIT:
-        deliver.apply_async((connection_id,), countdown=max(report.next_due_in, 0.05))
+    delivery_job_started(connection_id, lane, schedule_token)
+    report = deliveries_run(connection_id=connection_id, lane=lane)
+    deliveries_continue(connection_id, lane, report)
     return {"claimed": report.claimed, "delivered": report.delivered}
 
 
 @shared_task(name="roamdesk.ocpi.sweep_deliveries")
-def sweep_deliveries() -> list[int]:
-    """Periodic: revive deliveries of lost workers and enqueue connections with work due."""
-    from apps.ocpi.services.delivery import deliveries_sweep
+def sweep_deliveries() -> list[tuple[int, str]]:
+    """Periodic: revive deliveries of lost workers and wake lanes with work due (once each)."""
+    from apps.ocpi.services.delivery import deliveries_sweep_enqueue
 
-    connection_ids = deliveries_sweep()
-    for connection_id in connection_ids:
-        deliver.delay(connection_id)
-    return connection_ids
+    return deliveries_sweep_enqueue()
 
 
 @shared_task(name="roamdesk.ocpi.sync")
-def sync(connection_id: int, module: str, full: bool = False) -> dict[str, object]:
+def sync(
+    connection_id: int, module: str, full: bool = False, schedule_token: str = ""
+) -> dict[str, object]:
     """Run or resume the pull of one module from one connection (never two at once)."""
-    from apps.ocpi.services.sync import sync_run
+    from apps.ocpi.services.sync import sync_job_started, sync_run
 
+    sync_job_started(connection_id, module, full, schedule_token)
     report = sync_run(connection_id=connection_id, module=module, full=full)
     return {
         "completed": report.completed,
@@ -57,13 +60,14 @@ def sync(connection_id: int, module: str, full: bool = False) -> dict[str, objec
 
 @shared_task(name="roamdesk.ocpi.sync_due")
 def sync_due() -> list[tuple[int, str, bool]]:
-    """Periodic: enqueue every pull sync that is due (and every interrupted one)."""
-    from apps.ocpi.services.sync import syncs_due
+    """Periodic: ask for every pull sync that is due (and every interrupted one), once each."""
+    from apps.ocpi.services.sync import sync_enqueue, syncs_due
 
-    due = syncs_due()
-    for connection_id, module, full in due:
-        sync.delay(connection_id, module, full)
-    return due
+    return [
+        (connection_id, module, full)
+        for connection_id, module, full in syncs_due()
+        if sync_enqueue(connection_id, module, full)
+    ]
 
 
 # -- chargingprofiles ------------------------------------------------------------------------

@@ -111,6 +111,8 @@ def _connection_switch(
                 code="CONNECTION_STATUS",
             )
         connection.refresh_from_db(fields=["status", "updated_at"])
+        if target == ConnectionStatus.CONNECTED:
+            _announce_deliverable(connection)
         audit_log_record(
             actor=actor,
             action=action,
@@ -136,6 +138,8 @@ def connection_outbound_set_paused(
                 else "pushes to this partner are not paused"
             )
         connection.outbound_paused = paused
+        if not paused:
+            _announce_deliverable(connection)
         audit_log_record(
             actor=actor,
             action="connection.outbound_paused" if paused else "connection.outbound_resumed",
@@ -144,6 +148,16 @@ def connection_outbound_set_paused(
             after={"outbound_paused": paused},
         )
     return connection
+
+
+def _announce_deliverable(connection: PartnerConnection) -> None:
+    """After commit: tell whoever holds pushes for this connection that it takes them again."""
+    from apps.partners.signals import connection_deliverable
+
+    connection_id = connection.pk
+    transaction.on_commit(
+        lambda: connection_deliverable.send(sender=PartnerConnection, connection_id=connection_id)
+    )
 
 
 def party_reachability_record(

@@ -18,8 +18,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.cdrs.enums import CdrOrigin
-from apps.cdrs.models import Cdr
-from apps.cdrs.services import cdr_finalize
 from apps.ocpi.models import DeliveryStatus, Direction, ExchangeLogEntry, OutboundDelivery
 from apps.ocpi.services.delivery import (
     connection_push_all,
@@ -30,11 +28,10 @@ from apps.ocpi.services.delivery import (
     deliveries_sweep,
     delivery_attempt,
 )
-from apps.ocpi.versions import VersionNumber
 from apps.partners.enums import ConnectionStatus
-from apps.partners.models import PartnerConnection, Party
-from tests.factories import CdrFactory, ConnectionFactory, PartyFactory
-from tests.ocpi.httpserver import OcpiPeer, RecordedRequest, Reply, envelope
+from apps.partners.models import PartnerConnection
+from tests.ocpi.httpserver import OcpiPeer, Reply, envelope
+from tests.ocpi.outbox_helpers import emsp_connection, final_cdr, stores_and_locates
 from tests.workers import CeleryWorker
 
 pytestmark = pytest.mark.django_db
@@ -49,38 +46,6 @@ def _fast_outbox() -> Iterator[None]:
         OCPI_OUTBOUND_TIMEOUT=1,
     ):
         yield
-
-
-def emsp_connection(peer: OcpiPeer, code: str = "EMP") -> PartnerConnection:
-    connection = ConnectionFactory.create(
-        status=ConnectionStatus.CONNECTED,
-        version=VersionNumber.V2_2_1.value,
-        endpoints=[{"identifier": "cdrs", "role": "RECEIVER", "url": peer.url("/cdrs")}],
-    )
-    connection.set_send_token("their-token")
-    connection.save()
-    party = PartyFactory.create(
-        partner=connection.partner, country_code="DE", party_id=code, roles=["EMSP"]
-    )
-    connection.represented_parties.set([party])
-    return connection
-
-
-def final_cdr(token_party: str = "EMP", **kwargs: object) -> Cdr:
-    own = Party.objects.own().get()
-    cdr = CdrFactory.create(
-        party=own, token_country_code="DE", token_party_id=token_party, **kwargs
-    )
-    return cdr_finalize(cdr=cdr)
-
-
-def stores_and_locates(request: RecordedRequest) -> Reply:
-    body = request.json()
-    return Reply(
-        status=201,
-        body=envelope(),
-        headers={"Location": f"https://emsp.example/cdrs/{body['id']}"},
-    )
 
 
 def test_finalizing_a_cdr_records_its_delivery_in_the_same_transaction(
@@ -209,7 +174,7 @@ def test_an_object_in_flight_blocks_its_next_delivery_until_done_or_lost(
     OutboundDelivery.objects.filter(pk=first.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    assert deliveries_sweep() == [connection.pk]
+    assert deliveries_sweep() == [(connection.pk, "bulk")]
     assert OutboundDelivery.objects.get(pk=first.pk).status == DeliveryStatus.DISCARDED
     assert len(deliveries_claim()) == 1
 

@@ -27,7 +27,7 @@ from apps.ocpi.adapters.base import Adapter
 from apps.ocpi.adapters.registry import get_adapter
 from apps.ocpi.common.client import OcpiClient, OcpiResponse, OcpiTransportError, RoutingHeaders
 from apps.ocpi.common.errors import OcpiError
-from apps.ocpi.services.delivery import ACTIVE_STATUSES, KINDS
+from apps.ocpi.services.delivery import ACTIVE_STATUSES, KINDS, REALTIME
 from apps.partners.models import PartnerConnection, Party
 from apps.tokens.models import Token
 
@@ -52,6 +52,7 @@ class CommandResultDelivery:
 
     module = MODULE
     initial_load = False  # an answer to one request, never part of an initial load
+    lane = REALTIME  # the eMSP waits for it: never queued behind bulk pushes
 
     def load(self, object_id: int) -> Command | None:
         return (

@@ -33,22 +33,25 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
+from django.dispatch import receiver
 from django.utils import timezone
 
 from apps.cdrs.enums import CdrOrigin, CdrStatus
 from apps.cdrs.models import Cdr
 from apps.charging_sessions.models import ChargingSession
 from apps.core.events import ChangeKind, DomainChange, change_listener
+from apps.core.scheduling import enqueue_once, job_started
 from apps.core.services import Actor, audit_log_record
 from apps.locations.models import Evse, Location
 from apps.locations.selectors import locations_with_children
 from apps.ocpi.adapters.base import Adapter
-from apps.ocpi.adapters.registry import get_adapter
+from apps.ocpi.adapters.registry import UnknownAdapter, get_adapter
 from apps.ocpi.common.client import OcpiClient, OcpiResponse, OcpiTransportError, RoutingHeaders
 from apps.ocpi.common.status import OcpiStatus
 from apps.ocpi.models import DeliveryStatus, OutboundDelivery
 from apps.partners.enums import ConnectionStatus, Role
 from apps.partners.models import PartnerConnection, Party
+from apps.partners.signals import connection_deliverable
 from apps.tariffs.models import Tariff, TariffVersion
 from apps.tokens.models import Token
 
@@ -57,12 +60,20 @@ logger = logging.getLogger(__name__)
 ACTIVE_STATUSES = (ConnectionStatus.CONNECTED, ConnectionStatus.SUSPENDED)
 CLAIM_LOST = "CLAIM_LOST"
 
+#: Worker lanes (see ``DeliveryKind.lane``); each has its own Celery queue (config.celery).
+BULK = "bulk"
+REALTIME = "realtime"
+LANES = (BULK, REALTIME)
+
 
 # -- what is pushed where ----------------------------------------------------------------------
 class DeliveryKind(Protocol):
     """How one kind of change is pushed: to whom, and with which request."""
 
     module: str
+    #: Which worker lane sends it: ``"bulk"`` (data) or ``"realtime"`` (answers a partner
+    #: waits for, such as command results; never queued behind bulk work). Default bulk.
+    lane: str
 
     def load(self, object_id: int) -> Any | None: ...
 
@@ -95,6 +106,7 @@ class CdrDelivery:
     """
 
     module = "cdrs"
+    lane = BULK
 
     def load(self, object_id: int) -> Cdr | None:
         return (
@@ -195,6 +207,7 @@ class LocationDelivery:
     """
 
     module = "locations"
+    lane = BULK
 
     def load(self, object_id: int) -> Location | None:
         return (
@@ -253,6 +266,7 @@ class EvseStatusDelivery:
     """
 
     module = "locations"
+    lane = BULK
     initial_load = False  # the Location PUT of an initial load carries every status
 
     def load(self, object_id: int) -> Evse | None:
@@ -297,6 +311,7 @@ class TariffDelivery:
     published to. The state at send time decides between PUT and DELETE."""
 
     module = "tariffs"
+    lane = BULK
 
     def load(self, object_id: int) -> Tariff | None:
         tariff = (
@@ -347,6 +362,7 @@ class SessionDelivery:
     the eMSP whose token it uses, like its CDR later. The state at send time is sent."""
 
     module = "sessions"
+    lane = BULK
 
     def load(self, object_id: int) -> ChargingSession | None:
         return (
@@ -413,6 +429,7 @@ class TokenDelivery:
     Receiver, with the type as query parameter (the same uid may exist with another type)."""
 
     module = "tokens"
+    lane = BULK
 
     def load(self, object_id: int) -> Token | None:
         return (
@@ -495,23 +512,94 @@ def delivery_record(
                     changed_at=now,
                 )
             )
-        if enqueue:
-            connection_id = connection.pk
-            transaction.on_commit(lambda cid=connection_id: _enqueue(cid))  # type: ignore[misc]
+        # Nothing to wake while the connection takes no pushes: resuming it wakes it.
+        takes_pushes = connection.status == ConnectionStatus.CONNECTED
+        if enqueue and takes_pushes and not connection.outbound_paused:
+            deliveries_wake_on_commit(connection.pk, kind.lane)
     return recorded
 
 
-def _enqueue(connection_id: int, countdown: float | None = None) -> None:
+@dataclass(frozen=True)
+class _Wake:
+    """An on-commit callback that wakes one connection's lane (one per transaction)."""
+
+    connection_id: int
+    lane: str
+
+    def __call__(self) -> None:
+        _enqueue(self.connection_id, self.lane)
+
+
+def deliveries_wake_on_commit(connection_id: int, lane: str = BULK) -> None:
+    """Ask for a worker for this connection's lane once the current transaction commits.
+
+    However many rows a transaction records (1,000 CDRs finalized at once), it registers one
+    callback per (connection, lane); a rolled-back savepoint drops its callbacks, and the next
+    row registers again. Outside a transaction the worker is asked for at once.
+    """
+    wake = _Wake(connection_id, lane)
+    db = transaction.get_connection()
+    if db.in_atomic_block and any(entry[1] == wake for entry in db.run_on_commit):
+        return
+    transaction.on_commit(wake)
+
+
+def deliveries_wake(connection_id: int) -> None:
+    """Ask for a worker on every lane of a connection that has deliveries waiting (its pushes
+    were resumed)."""
+    waiting = set(
+        OutboundDelivery.objects.filter(connection_id=connection_id, status=DeliveryStatus.PENDING)
+        .values_list("kind", flat=True)
+        .distinct()
+    )
+    for lane in LANES:
+        if waiting & set(_lane_kinds(lane) or ()):
+            deliveries_wake_on_commit(connection_id, lane)
+
+
+@receiver(connection_deliverable)
+def _connection_deliverable(sender: object, connection_id: int, **kwargs: object) -> None:
+    """A connection was resumed or its pushes released: wake what waited for it."""
+    deliveries_wake(connection_id)
+
+
+def _schedule_key(connection_id: int, lane: str) -> str:
+    return f"deliver:{connection_id}:{lane}"
+
+
+def _enqueue(connection_id: int, lane: str = BULK, countdown: float = 0.0) -> bool:
+    """Send a ``deliver`` job for the lane unless one is already waiting (apps.core.scheduling):
+    at most one waiting job per (connection, lane), whatever the number of rows."""
     from apps.ocpi.tasks import deliver
 
-    try:
-        deliver.apply_async((connection_id,), countdown=countdown)
-    except Exception:  # the broker is down: the sweep will pick the row up from the database
-        logger.warning("could not enqueue delivery for connection %s", connection_id)
+    def send(token: str) -> None:
+        deliver.apply_async(
+            (connection_id,),
+            {"lane": lane, "schedule_token": token},
+            countdown=countdown or None,
+            queue=settings.CELERY_REALTIME_QUEUE if lane == REALTIME else None,
+        )
+
+    return enqueue_once(
+        _schedule_key(connection_id, lane),
+        send,
+        countdown=countdown,
+        ttl=settings.OCPI_DELIVERY_LEASE_SECONDS,
+    )
+
+
+def delivery_job_started(connection_id: int, lane: str, token: str) -> None:
+    job_started(_schedule_key(connection_id, lane), token)
+
+
+def _lane_kinds(lane: str | None) -> list[str] | None:
+    if lane is None:
+        return None
+    return [name for name, kind in KINDS.items() if getattr(kind, "lane", BULK) == lane]
 
 
 # -- claiming and sending -----------------------------------------------------------------------
-def _due(connection_id: int | None, now: datetime) -> Any:
+def _due(connection_id: int | None, now: datetime, lane: str | None = None) -> Any:
     in_flight = OutboundDelivery.objects.filter(
         connection=OuterRef("connection"),
         kind=OuterRef("kind"),
@@ -527,6 +615,9 @@ def _due(connection_id: int | None, now: datetime) -> Any:
     ).exclude(Exists(in_flight))
     if connection_id is not None:
         due = due.filter(connection_id=connection_id)
+    kinds = _lane_kinds(lane)
+    if kinds is not None:
+        due = due.filter(kind__in=kinds)
     return due
 
 
@@ -536,7 +627,11 @@ def _lease() -> timedelta:
 
 
 def deliveries_claim(
-    *, connection_id: int | None = None, limit: int | None = None, claim_token: str = ""
+    *,
+    connection_id: int | None = None,
+    limit: int | None = None,
+    claim_token: str = "",
+    lane: str | None = None,
 ) -> list[int]:
     """Claim up to ``limit`` due deliveries for this worker; returns their ids.
 
@@ -548,7 +643,7 @@ def deliveries_claim(
     token = claim_token or uuid.uuid4().hex
     with transaction.atomic():
         candidates = list(
-            _due(connection_id, now)
+            _due(connection_id, now, lane)
             .select_for_update(skip_locked=True, of=("self",))
             .order_by("next_attempt_at", "id")
             .values_list("id", flat=True)[:limit]
@@ -592,6 +687,9 @@ class Outcome:
     http_status: int | None = None
     ocpi_status: int | None = None
     remote_location: str = ""
+    #: The partner itself could not be reached (timeout, refused, 429): its other deliveries
+    #: would fail alike, so they wait as long as this one instead of being tried one by one.
+    unreachable: bool = False
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -633,6 +731,7 @@ def classify(response: OcpiResponse) -> Outcome:
         error=error,
         http_status=http,
         ocpi_status=code,
+        unreachable=http == 429,
     )
 
 
@@ -645,18 +744,30 @@ def _backoff(attempts: int) -> float:
 def delivery_attempt(delivery_id: int, claim_token: str) -> str:
     """Send one claimed delivery and record the outcome. Returns the new status, or
     ``"CLAIM_LOST"`` when the row is no longer this claim's (the sweep gave it away)."""
+    return _attempt(delivery_id, claim_token)[0]
+
+
+def _attempt(delivery_id: int, claim_token: str) -> tuple[str, Outcome | None]:
     if not _start_sending(delivery_id, claim_token):
-        return CLAIM_LOST
+        return CLAIM_LOST, None
     delivery = OutboundDelivery.objects.select_related("connection").get(pk=delivery_id)
     kind = KINDS.get(delivery.kind)
     obj = kind.load(delivery.object_id) if kind else None
     connection = delivery.connection
     if kind is None or obj is None:
-        return _finish(delivery, DeliveryStatus.DISCARDED, Outcome(False, error="object is gone"))
+        gone = Outcome(False, error="object is gone")
+        return _finish(delivery, DeliveryStatus.DISCARDED, gone), gone
     token = connection.send_token
     if not token:
-        return _finish(delivery, DeliveryStatus.DEAD, Outcome(False, error="no token to send"))
-    adapter = get_adapter(connection.adapter_profile, connection.version)
+        none = Outcome(False, error="no token to send")
+        return _finish(delivery, DeliveryStatus.DEAD, none), none
+    try:
+        adapter = get_adapter(connection.adapter_profile, connection.version)
+    except UnknownAdapter as exc:
+        # Nothing will change that but an operator (a new registration, another profile): the
+        # row is dead with the reason, shown where dead deliveries are, and can be retried.
+        unknown = Outcome(False, error=f"{exc}")
+        return _finish(delivery, DeliveryStatus.DEAD, unknown), unknown
     try:
         with OcpiClient(
             token=token, raw_token=adapter.sends_raw_token, connection=connection
@@ -664,14 +775,22 @@ def delivery_attempt(delivery_id: int, claim_token: str) -> str:
             response = kind.send(adapter=adapter, client=client, connection=connection, obj=obj)
         outcome = classify(response)
     except OcpiTransportError as exc:
-        outcome = Outcome(False, permanent=exc.kind == "unsafe_url", error=str(exc))
+        outcome = Outcome(
+            False,
+            permanent=exc.kind == "unsafe_url",
+            error=str(exc),
+            unreachable=exc.kind in ("timeout", "connection"),
+        )
+    except Exception as exc:  # a bug or an object we cannot render: recorded, retried later
+        logger.exception("delivery %s to %s failed", delivery_id, connection)
+        outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}")
     if outcome.delivered:
-        return _finish(delivery, DeliveryStatus.DELIVERED, outcome)
+        return _finish(delivery, DeliveryStatus.DELIVERED, outcome), outcome
     attempts = delivery.attempts + 1  # this one included
     if outcome.permanent or attempts >= settings.OCPI_DELIVERY_MAX_ATTEMPTS:
-        return _finish(delivery, DeliveryStatus.DEAD, outcome)
+        return _finish(delivery, DeliveryStatus.DEAD, outcome), outcome
     wait = outcome.retry_after if outcome.retry_after is not None else _backoff(attempts)
-    return _finish(delivery, DeliveryStatus.PENDING, outcome, wait=wait)
+    return _finish(delivery, DeliveryStatus.PENDING, outcome, wait=wait), outcome
 
 
 def _finish(delivery: OutboundDelivery, status: str, outcome: Outcome, *, wait: float = 0.0) -> str:
@@ -709,37 +828,106 @@ def _finish(delivery: OutboundDelivery, status: str, outcome: Outcome, *, wait: 
 class RunReport:
     claimed: int
     delivered: int
-    next_due_in: float | None  # seconds until the next pending delivery of this connection
+    next_due_in: float | None  # seconds until this lane's next sendable delivery, if any
+    more: bool = False  # stopped at ``max_batches`` with work still due
 
 
-def deliveries_run(*, connection_id: int | None = None, max_batches: int = 20) -> RunReport:
+def _deliverable(connection_id: int | None) -> Q:
+    """Deliveries a worker may send now or later (the connection takes pushes)."""
+    q = Q(connection__status=ConnectionStatus.CONNECTED, connection__outbound_paused=False)
+    return q & Q(connection_id=connection_id) if connection_id else q
+
+
+def deliveries_run(
+    *, connection_id: int | None = None, lane: str | None = None, max_batches: int = 20
+) -> RunReport:
+    """Send what is due (for one connection and lane, or all), ``max_batches`` claims at most.
+
+    ``next_due_in`` counts only rows this lane can send later: none for a paused or
+    disconnected connection, so its job ends instead of coming back (resuming wakes it)."""
     claimed = delivered = 0
-    for _ in range(max_batches):
+    more = False
+    for batch in range(max_batches):
         token = uuid.uuid4().hex
-        ids = deliveries_claim(connection_id=connection_id, claim_token=token)
+        ids = deliveries_claim(connection_id=connection_id, claim_token=token, lane=lane)
         if not ids:
             break
         claimed += len(ids)
-        for delivery_id in ids:
-            if delivery_attempt(delivery_id, token) == DeliveryStatus.DELIVERED:
+        unreachable = None
+        for index, delivery_id in enumerate(ids):
+            status, outcome = _attempt(delivery_id, token)
+            if status == DeliveryStatus.DELIVERED:
                 delivered += 1
-    nxt = (
-        OutboundDelivery.objects.filter(status=DeliveryStatus.PENDING)
-        .filter(Q(connection_id=connection_id) if connection_id else Q())
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
+            elif outcome is not None and outcome.unreachable and status == DeliveryStatus.PENDING:
+                unreachable = delivery_id
+                _hold_behind(delivery_id, token, ids[index + 1 :], lane)
+                break
+        if unreachable is not None:
+            more = False
+            break
+        more = batch == max_batches - 1
+    pending = OutboundDelivery.objects.filter(
+        _deliverable(connection_id), status=DeliveryStatus.PENDING
     )
+    kinds = _lane_kinds(lane)
+    if kinds is not None:
+        pending = pending.filter(kind__in=kinds)
+    nxt = pending.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
     next_due_in = max((nxt - timezone.now()).total_seconds(), 0.0) if nxt else None
-    return RunReport(claimed=claimed, delivered=delivered, next_due_in=next_due_in)
+    return RunReport(claimed=claimed, delivered=delivered, next_due_in=next_due_in, more=more)
 
 
-def deliveries_sweep() -> list[int]:
-    """Revive deliveries whose worker died, and list the connections with work due."""
+def _hold_behind(failed_id: int, claim_token: str, rest: list[int], lane: str | None) -> None:
+    """The partner of ``failed_id`` is unreachable: the rest of the batch goes back unsent
+    (no attempt counted), and every delivery of that connection and lane due before the failed
+    one's retry waits for it, so that a dead partner costs one attempt per retry, not one per
+    row (and never holds a worker for a timeout per row)."""
+    failed = OutboundDelivery.objects.filter(pk=failed_id).values(
+        "connection_id", "next_attempt_at"
+    )
+    row = failed.first()
+    if row is None:
+        return
+    retry_at = row["next_attempt_at"]
+    OutboundDelivery.objects.filter(
+        pk__in=rest, status=DeliveryStatus.IN_FLIGHT, claim_token=claim_token
+    ).update(
+        status=DeliveryStatus.PENDING,
+        lease_expires_at=None,
+        claim_token="",
+        next_attempt_at=retry_at,
+    )
+    waiting = OutboundDelivery.objects.filter(
+        connection_id=row["connection_id"],
+        status=DeliveryStatus.PENDING,
+        next_attempt_at__lt=retry_at,
+    )
+    kinds = _lane_kinds(lane)
+    if kinds is not None:
+        waiting = waiting.filter(kind__in=kinds)
+    waiting.update(next_attempt_at=retry_at)
+
+
+def deliveries_continue(connection_id: int, lane: str, report: RunReport) -> bool:
+    """After a job: ask for the next one only when this one made progress and more is due
+    soon (a short wait goes back to the broker, longer ones to the periodic sweep). A job that
+    claimed nothing never re-enqueues itself: a row it could not take is in flight elsewhere
+    (that worker finds the rest), paused, or waits for the sweep."""
+    if not report.claimed:
+        return False
+    if report.more:
+        return _enqueue(connection_id, lane)
+    if report.next_due_in is not None and report.next_due_in <= settings.OCPI_DELIVERY_SHORT_WAIT:
+        return _enqueue(connection_id, lane, countdown=max(report.next_due_in, 0.05))
+    return False
+
+
+def deliveries_sweep() -> list[tuple[int, str]]:
+    """Revive deliveries whose worker died, and list the (connection, lane) pairs with work due."""
     now = timezone.now()
     expired = OutboundDelivery.objects.filter(
         status=DeliveryStatus.IN_FLIGHT, lease_expires_at__lte=now
-    )
+    )[: settings.OCPI_DELIVERY_BATCH * 20]
     for delivery in expired:
         newer = OutboundDelivery.objects.filter(
             connection_id=delivery.connection_id,
@@ -768,7 +956,19 @@ def deliveries_sweep() -> list[int]:
             if started
             else "the worker that claimed it was lost before sending it",
         )
-    return sorted(set(_due(None, now).values_list("connection_id", flat=True)))
+    lane_of = {name: getattr(kind, "lane", BULK) for name, kind in KINDS.items()}
+    pairs = {
+        (connection_id, lane_of.get(kind, BULK))
+        for connection_id, kind in _due(None, now).values_list("connection_id", "kind").distinct()
+    }
+    return sorted(pairs)
+
+
+def deliveries_sweep_enqueue() -> list[tuple[int, str]]:
+    """The periodic sweep: revive, then ask for a job per (connection, lane) with work due
+    (nothing is sent for a pair whose job is already waiting)."""
+    pairs = deliveries_sweep()
+    return [(cid, lane) for cid, lane in pairs if _enqueue(cid, lane)]
 
 
 # -- operator controls --------------------------------------------------------------------------
@@ -777,10 +977,11 @@ def deliveries_retry_now(*, ids: Iterable[int], actor: Actor = None) -> int:
         pk__in=list(ids), status__in=[DeliveryStatus.DEAD, DeliveryStatus.PENDING]
     ).update(status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), attempts=0)
     audit_log_record(actor=actor, action="delivery.retry_now", after={"count": count})
-    for connection_id in set(
-        OutboundDelivery.objects.filter(pk__in=list(ids)).values_list("connection_id", flat=True)
+    lane_of = {name: getattr(kind, "lane", BULK) for name, kind in KINDS.items()}
+    for connection_id, kind in set(
+        OutboundDelivery.objects.filter(pk__in=list(ids)).values_list("connection_id", "kind")
     ):
-        transaction.on_commit(lambda cid=connection_id: _enqueue(cid))  # type: ignore[misc]
+        deliveries_wake_on_commit(connection_id, lane_of.get(kind, BULK))
     return count
 
 
@@ -810,5 +1011,5 @@ def connection_push_all(
                 )
             counts[kind.module] = len(objects)
         audit_log_record(actor=actor, action="connection.push_all", obj=connection, after=counts)
-        transaction.on_commit(lambda: _enqueue(connection.pk))
+        deliveries_wake_on_commit(connection.pk, BULK)
     return counts

@@ -37,8 +37,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.errors import DomainError
+from apps.core.scheduling import enqueue_once, job_started
 from apps.core.upsert import Upserted
-from apps.ocpi.adapters.registry import get_adapter
+from apps.ocpi.adapters.registry import UnknownAdapter, get_adapter
 from apps.ocpi.common.client import OcpiClient, OcpiResponse, RoutingHeaders
 from apps.ocpi.common.errors import OcpiError
 from apps.ocpi.common.timestamps import format_ocpi_datetime
@@ -140,6 +141,9 @@ def syncs_due(*, now: datetime | None = None) -> list[tuple[int, str, bool]]:
     for cursor in sync_cursors_ensure():
         if not cursor.enabled:
             continue
+        retry_at = cursor.retry_at
+        if retry_at is not None and retry_at > now:
+            continue  # failed lately: wait (longer after each failure) instead of hammering
         if cursor.in_progress:  # interrupted or running: resume (a live holder refuses)
             due.append((cursor.connection_id, cursor.module, cursor.run_full))
             continue
@@ -154,6 +158,27 @@ def syncs_due(*, now: datetime | None = None) -> list[tuple[int, str, bool]]:
         ):
             due.append((cursor.connection_id, cursor.module, False))
     return due
+
+
+def _schedule_key(connection_id: int, module: str, full: bool) -> str:
+    return f"sync:{connection_id}:{module}:{'full' if full else 'incremental'}"
+
+
+def sync_enqueue(connection_id: int, module: str, full: bool = False) -> bool:
+    """Ask a worker for this sync unless one is already waiting for it (the schedule, an
+    operator's "Sync now" and a resumed run never queue the same sync twice)."""
+    from apps.ocpi.tasks import sync
+
+    key = _schedule_key(connection_id, module, full)
+    return enqueue_once(
+        key,
+        lambda token: sync.apply_async((connection_id, module, full), {"schedule_token": token}),
+        ttl=settings.OCPI_SYNC_LEASE_SECONDS,
+    )
+
+
+def sync_job_started(connection_id: int, module: str, full: bool, token: str) -> None:
+    job_started(_schedule_key(connection_id, module, full), token)
 
 
 # -- a run ----------------------------------------------------------------------------------------
@@ -271,6 +296,24 @@ def _store_page(
     return stored, invalid
 
 
+def _record_failure(connection: PartnerConnection, module: str, *, token: str, error: str) -> None:
+    """Count a failed run on its cursor with the reason; a run in progress keeps its window and
+    next page for the next attempt, and its lease is released."""
+    with transaction.atomic():
+        cursor, _ = SyncCursor.objects.select_for_update().get_or_create(
+            connection=connection, module=module
+        )
+        if token and cursor.run_token == token:
+            cursor.run_token = ""
+            cursor.run_lease_expires_at = None
+        cursor.failures += 1
+        cursor.consecutive_failures += 1
+        cursor.last_error = error[:2000]
+        cursor.last_error_at = timezone.now()
+        cursor.last_run_at = cursor.last_error_at
+        cursor.save()
+
+
 def sync_run(*, connection_id: int, module: str, full: bool = False) -> SyncReport:
     """Run (or resume) the pull of ``module`` from a connection; see the module docstring."""
     kind = SYNC_KINDS[module]
@@ -280,13 +323,19 @@ def sync_run(*, connection_id: int, module: str, full: bool = False) -> SyncRepo
     if not base_url:
         report.error = f"the partner offers no {module} SENDER endpoint"
         return report
+    try:
+        adapter = get_adapter(connection.adapter_profile, connection.version)
+    except UnknownAdapter as exc:
+        # Nothing to crawl with: a failure the operator sees on the cursor and the Health page.
+        report.error = f"cannot sync: {exc}"
+        _record_failure(connection, module, token="", error=report.error)
+        return report
     token = uuid.uuid4().hex
     try:
         report.resumed = _claim(connection, module, full=full, token=token)
     except SyncBusy:
         report.busy = True
         return report
-    adapter = get_adapter(connection.adapter_profile, connection.version)
     cursor = SyncCursor.objects.get(connection=connection, module=module)
     url = cursor.run_next_url or _first_url(cursor, base_url, kind)
     previous_total = cursor.run_total
@@ -323,15 +372,7 @@ def sync_run(*, connection_id: int, module: str, full: bool = False) -> SyncRepo
         # Keep the run (window and next page) for the next attempt; release the lease.
         report.error = str(exc) or type(exc).__name__
         logger.warning("sync of %s from %s failed: %s", module, connection, report.error)
-        with transaction.atomic():
-            cursor = SyncCursor.objects.select_for_update().get(pk=cursor.pk)
-            if cursor.run_token == token:
-                cursor.run_token = ""
-                cursor.run_lease_expires_at = None
-            cursor.failures += 1
-            cursor.last_error = report.error[:2000]
-            cursor.last_error_at = timezone.now()
-            cursor.save()
+        _record_failure(connection, module, token=token, error=report.error)
         return report
     with transaction.atomic():
         cursor = _cursor(connection, module, token)
@@ -344,6 +385,7 @@ def sync_run(*, connection_id: int, module: str, full: bool = False) -> SyncRepo
         cursor.last_run_objects = cursor.run_objects
         cursor.last_run_invalid = cursor.run_invalid
         cursor.last_error = ""
+        cursor.consecutive_failures = 0
         cursor.run_token = ""
         cursor.run_lease_expires_at = cursor.run_started_at = None
         cursor.run_date_from = cursor.run_date_to = None

@@ -1,0 +1,93 @@
+"""Keep what the embedded default writes under ``var/`` bounded.
+
+Most of it is bounded by design (results are not stored for tasks nobody reads, processed
+messages are not kept, broadcasts are off on the filesystem transport); this removes what is left
+over: result files past ``CELERY_RESULT_EXPIRES``, messages of queues no worker of ours reads
+(the reply and broadcast queues of workers that are gone) once they are an hour old, and the
+oldest part of a log file that outgrew its cap. Every pass looks at a bounded number of files.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+#: Files one pass looks at per folder (a pass runs every few minutes).
+SCAN_LIMIT = 20_000
+#: A queue file of a queue we do not read is removed after this many seconds.
+STRAY_MESSAGE_AGE = 3600
+#: A log file longer than this keeps only its last LOG_KEEP bytes.
+LOG_CAP = 5 * 1024 * 1024
+LOG_KEEP = 1024 * 1024
+
+
+def _old_files(folder: Path, older_than: float) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    found = []
+    with os.scandir(folder) as entries:
+        for index, entry in enumerate(entries):
+            if index >= SCAN_LIMIT:
+                break
+            try:
+                if entry.is_file() and entry.stat().st_mtime < older_than:
+                    found.append(Path(entry.path))
+            except FileNotFoundError:  # taken by a worker meanwhile
+                continue
+    return found
+
+
+def _remove(paths: list[Path]) -> int:
+    removed = 0
+    for path in paths:
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+def _our_queues() -> set[str]:
+    return {settings.CELERY_TASK_DEFAULT_QUEUE, settings.CELERY_REALTIME_QUEUE}
+
+
+def log_trim(path: Path, *, cap: int = LOG_CAP, keep: int = LOG_KEEP) -> bool:
+    """Keep only the last ``keep`` bytes of a log longer than ``cap`` (its writers append)."""
+    try:
+        if path.stat().st_size <= cap:
+            return False
+        with path.open("rb+") as f:
+            f.seek(-keep, os.SEEK_END)
+            tail = f.read()
+            f.seek(0)
+            f.truncate()
+            f.write(b"[older lines trimmed by roamdesk housekeeping]\n" + tail)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def var_prune(*, now: float | None = None) -> dict[str, int]:
+    now = time.time() if now is None else now
+    counts = {"results": 0, "stray_messages": 0, "processed": 0, "logs_trimmed": 0}
+    fs_dir = Path(settings.CELERY_FILESYSTEM_DIR)
+    counts["results"] = _remove(
+        _old_files(fs_dir / "results", now - settings.CELERY_RESULT_EXPIRES)
+    )
+    counts["processed"] = _remove(_old_files(fs_dir / "processed", now - STRAY_MESSAGE_AGE))
+    ours = {f"{queue}.msg" for queue in _our_queues()}
+    stray = [
+        path
+        for path in _old_files(fs_dir / "queue", now - STRAY_MESSAGE_AGE)
+        if path.name.partition(".")[2] not in ours
+    ]
+    counts["stray_messages"] = _remove(stray)
+    log_dir = Path(settings.VAR_DIR) / "log"
+    if log_dir.is_dir():
+        for path in sorted(log_dir.glob("*.log"))[:100]:
+            counts["logs_trimmed"] += log_trim(path)
+    return counts
