@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 from config.env import env_bool, env_float, env_int, env_list, env_match, env_str, env_url
 
@@ -21,22 +22,43 @@ VAR_DIR = Path(env_str("ROAMDESK_VAR_DIR", str(BASE_DIR / "var")) or BASE_DIR / 
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
+# `scripts/run` writes the development run's variables (DEBUG, HOST, PORT and whatever else it
+# was started with) to var/run.env, so that every `manage.py` command, worker and server using
+# the same var dir behaves like the portal it started. Variables set in the environment win; a
+# process pointed at another var dir (tests, a second platform) does not read this one.
+load_dotenv(VAR_DIR / "run.env", override=False)
+
 DEBUG = env_bool("DEBUG", False)
 
 _secret = env_str("SECRET_KEY")
 if _secret is None:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set unless DEBUG=true")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set unless DEBUG=true (`./scripts/run` records DEBUG=true for "
+            "this checkout in var/run.env, which manage.py reads)"
+        )
     _secret = "insecure-development-key-do-not-use-in-production"  # noqa: S105
 SECRET_KEY: str = _secret
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+# The development server's address (`scripts/run` reads the same two variables): in DEBUG the
+# URL we announce to partners follows them unless OCPI_BASE_URL is set.
+HOST = env_str("HOST", "localhost") or "localhost"
+PORT = env_int("PORT", 8000, minimum=1)
+_ANY_ADDRESS = {"0.0.0.0", "::", "[::]"}  # noqa: S104 (names the wildcard, binds nothing)
+_public_host = "localhost" if HOST in _ANY_ADDRESS else HOST
+if ":" in _public_host and not _public_host.startswith("["):
+    _public_host = f"[{_public_host}]"  # an IPv6 literal in a URL
+
+_dev_hosts = ["localhost", "127.0.0.1", "[::1]"]
+if _public_host not in _dev_hosts:
+    _dev_hosts.append(_public_host)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", _dev_hosts if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set unless DEBUG=true")
 
 # --- OCPI identity --------------------------------------------------------------------------
 OCPI_BASE_URL = env_url(
-    "OCPI_BASE_URL", "http://localhost:8000" if DEBUG else None, schemes=("http", "https")
+    "OCPI_BASE_URL", f"http://{_public_host}:{PORT}" if DEBUG else None, schemes=("http", "https")
 )
 if OCPI_BASE_URL is None:
     raise ImproperlyConfigured("OCPI_BASE_URL must be set unless DEBUG=true")
@@ -85,7 +107,9 @@ OCPI_TOKEN_ENCRYPTION_KEYS = _fernet_keys()
 
 # --- OCPI transport ---------------------------------------------------------------------------
 OCPI_PAGE_LIMIT_MAX = env_int("OCPI_PAGE_LIMIT_MAX", 100, minimum=1)
-OCPI_OUTBOUND_ALLOW_LOCAL = env_bool("OCPI_OUTBOUND_ALLOW_LOCAL", False)
+# Partners on this machine or the local network (http://, loopback, private addresses): allowed
+# in development unless the variable says otherwise, refused in production unless it says so.
+OCPI_OUTBOUND_ALLOW_LOCAL = env_bool("OCPI_OUTBOUND_ALLOW_LOCAL", DEBUG)
 OCPI_OUTBOUND_TIMEOUT = env_int("OCPI_OUTBOUND_TIMEOUT", 20, minimum=1)
 OCPI_OUTBOUND_MAX_RESPONSE_BYTES = env_int(
     "OCPI_OUTBOUND_MAX_RESPONSE_BYTES", 20 * 1024 * 1024, minimum=1024
@@ -258,8 +282,36 @@ else:
         "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
         "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
         "store_processed": False,
+        # How often an idle worker looks at the folder (kombu's default is 1 s).
+        "polling_interval": 0.2,
     }
+    # Remote control and events are broadcasts (fanout): on the filesystem transport each one
+    # becomes a file per bound queue, and the queues of workers that stopped stay bound, so
+    # their files pile up for ever. The embedded default does without them.
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+    CELERY_WORKER_SEND_TASK_EVENTS = False
 
+# Two queues: bulk work (pushes, pulls, sweeps) on the default one, and time-critical work on
+# its own ("realtime": commands and their results, charging profiles), so that a START_SESSION
+# never waits behind thousands of pushes. `scripts/run` starts one worker per queue; production
+# runs at least one worker with `-Q realtime` beside the bulk workers (README).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_REALTIME_QUEUE = "realtime"
+CELERY_TASK_ROUTES = {
+    name: {"queue": CELERY_REALTIME_QUEUE}
+    for name in (
+        "roamdesk.commands.execute",
+        "roamdesk.commands.sweep",
+        "roamdesk.ocpi.charging_profile_execute",
+        "roamdesk.ocpi.charging_profile_expire",
+        "roamdesk.ocpi.charging_profile_result_deliver",
+        "roamdesk.ocpi.charging_profile_send",
+        "roamdesk.ocpi.charging_profile_sweep",
+    )
+}
+# Results are kept only for the tasks whose result someone reads (they say so with
+# ignore_result=False); the rest would fill the result backend (files under var/) for nothing.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

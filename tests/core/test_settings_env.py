@@ -97,3 +97,92 @@ def test_bad_environment_fails_fast(override: dict[str, str], message: str, tmp_
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert message in result.stderr
+
+
+def _setting(name: str, **env: str) -> str:
+    """A setting's value in a fresh interpreter with exactly these variables."""
+    clean = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    clean.update(env, DJANGO_SETTINGS_MODULE="config.settings.base")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import django; django.setup(); from django.conf import settings;"
+            f" print(settings.{name})",
+        ],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_in_debug_the_announced_url_follows_host_and_port(tmp_path: Path) -> None:
+    var = str(tmp_path)
+    assert _setting("OCPI_BASE_URL", DEBUG="true", ROAMDESK_VAR_DIR=var) == "http://localhost:8000"
+    assert (
+        _setting("OCPI_BASE_URL", DEBUG="true", PORT="18300", ROAMDESK_VAR_DIR=var)
+        == "http://localhost:18300"
+    )
+    assert (
+        _setting(
+            "OCPI_BASE_URL", DEBUG="true", HOST="127.0.0.1", PORT="18300", ROAMDESK_VAR_DIR=var
+        )
+        == "http://127.0.0.1:18300"
+    )
+    # Listening on every address: partners on this machine reach it as localhost.
+    every = "0.0.0.0"  # noqa: S104 (a value of HOST; nothing is bound here)
+    assert (
+        _setting("OCPI_BASE_URL", DEBUG="true", HOST=every, PORT="9", ROAMDESK_VAR_DIR=var)
+        == "http://localhost:9"
+    )
+    assert (
+        _setting(
+            "OCPI_BASE_URL",
+            DEBUG="true",
+            PORT="18300",
+            OCPI_BASE_URL="https://ocpi.example",
+            ROAMDESK_VAR_DIR=var,
+        )
+        == "https://ocpi.example"
+    )
+    # In production PORT says nothing about the public URL: it must be set.
+    result = _boot(**{**GOOD, "OCPI_BASE_URL": ""}, PORT="18300", ROAMDESK_VAR_DIR=var)
+    assert result.returncode != 0
+    assert "OCPI_BASE_URL must be set" in result.stderr
+
+
+def test_local_partners_are_allowed_in_development_only(tmp_path: Path) -> None:
+    var = str(tmp_path)
+    assert _setting("OCPI_OUTBOUND_ALLOW_LOCAL", DEBUG="true", ROAMDESK_VAR_DIR=var) == "True"
+    assert (
+        _setting(
+            "OCPI_OUTBOUND_ALLOW_LOCAL",
+            DEBUG="true",
+            OCPI_OUTBOUND_ALLOW_LOCAL="false",
+            ROAMDESK_VAR_DIR=var,
+        )
+        == "False"
+    )
+    assert _setting("OCPI_OUTBOUND_ALLOW_LOCAL", **GOOD, ROAMDESK_VAR_DIR=var) == "False"
+
+
+def test_the_run_file_of_the_var_dir_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    """What scripts/run writes to var/run.env makes later manage.py commands behave like the
+    portal it started, without exporting anything."""
+    (tmp_path / "run.env").write_text("DEBUG='true'\nHOST='127.0.0.1'\nPORT='18300'\n")
+    var = str(tmp_path)
+    assert _setting("OCPI_BASE_URL", ROAMDESK_VAR_DIR=var) == "http://127.0.0.1:18300"
+    assert _setting("OCPI_BASE_URL", PORT="18400", ROAMDESK_VAR_DIR=var) == (
+        "http://127.0.0.1:18400"
+    )
+    # Another var dir (a test run, a second platform) does not read it.
+    other = tmp_path / "other"
+    other.mkdir()
+    result = _boot(ROAMDESK_VAR_DIR=str(other))
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr

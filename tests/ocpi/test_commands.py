@@ -43,6 +43,23 @@ def test_ocpi_register_fails_clearly_when_the_partner_is_unreachable() -> None:
     assert not PartnerConnection.objects.filter(status=ConnectionStatus.CONNECTED).exists()
 
 
+@override_settings(OCPI_OUTBOUND_ALLOW_LOCAL=True)
+@pytest.mark.parametrize("token_a", ["-k3Fq-abc", "--looks-like-an-option", "-vk3Fq", "-p=x"])
+def test_ocpi_register_takes_a_token_a_that_starts_with_a_dash(token_a: str) -> None:
+    """About 1 in 64 random tokens start with "-": it is still the token, not an option."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/ocpi/versions"
+    with pytest.raises(CommandError, match=r"registration failed \(3001\): cannot GET"):
+        call_command("ocpi_register", url, token_a, "--partner", "Dash")
+    # Real options still work, before or after the values.
+    with pytest.raises(CommandError, match="registration failed"):
+        call_command("ocpi_register", "--partner", "Dash", url, token_a)
+    with pytest.raises(CommandError, match="unrecognized arguments"):
+        call_command("ocpi_register", url, token_a, "extra")
+
+
 def test_ocpi_register_refuses_a_local_partner_in_production_mode() -> None:
     with pytest.raises(CommandError, match="registration failed"):
         call_command("ocpi_register", "http://127.0.0.1:9/ocpi/versions", "token-a")

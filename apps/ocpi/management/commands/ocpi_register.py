@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.core.management.parsing import ValuesMayStartWithDashParser
 from apps.ocpi.adapters.registry import profiles
 from apps.ocpi.services.handshake import HandshakeError, connection_register
 from apps.ocpi.versions import STANDARD_PROFILE
@@ -12,6 +13,12 @@ from apps.partners.models import Partner
 
 class Command(BaseCommand):
     help = "Register with a partner, given its versions URL and the token A it gave us."
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # A token A may start with "-" (about 1 in 64 random tokens): it is still the token.
+        return ValuesMayStartWithDashParser.adopt(
+            super().create_parser(prog_name, subcommand, **kwargs)
+        )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("versions_url")
