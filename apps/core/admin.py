@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -86,6 +87,27 @@ def format_exact(value: Decimal | None) -> str:
     if value is None:
         return EMPTY
     return format(value.normalize(), "f")
+
+
+def format_duration(value: timedelta | None) -> str:
+    """A span for a person, to the second at most and in its two largest units: "45 s",
+    "3 min 12 s", "4 h 05 min", "2 d 3 h" (never the microseconds of ``str(timedelta)``)."""
+    if value is None:
+        return EMPTY
+    sign = "-" if value < timedelta(0) else ""
+    seconds = int(abs(value).total_seconds())
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        text = f"{days} d {hours} h" if hours else f"{days} d"
+    elif hours:
+        text = f"{hours} h {minutes:02d} min"
+    elif minutes:
+        text = f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    else:
+        text = f"{secs} s"
+    return sign + text
 
 
 def pretty_json(value: Any) -> str:

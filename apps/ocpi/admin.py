@@ -16,6 +16,7 @@ from apps.core.admin import (
     OpsModelAdmin,
     ReadOnlyAdminMixin,
     RecentValuesListFilter,
+    format_duration,
 )
 from apps.ocpi.common import jsonutil
 from apps.ocpi.models import DeliveryStatus, ExchangeLogEntry, OutboundDelivery, SyncCursor
@@ -294,9 +295,8 @@ class SyncCursorAdmin(OpsModelAdmin):
         if obj.high_water is None:
             return EMPTY
         from django.utils import timezone
-        from django.utils.timesince import timesince
 
-        return timesince(obj.high_water, timezone.now())
+        return format_duration(timezone.now() - obj.high_water)
 
     @admin.display(description="interrupted", boolean=True)
     def interrupted(self, obj: SyncCursor) -> bool:

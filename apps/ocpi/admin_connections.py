@@ -42,12 +42,18 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.timesince import timesince
 
-from apps.core.admin import EMPTY, admin_change_link, admin_changelist_link, annotated_column
+from apps.core.admin import (
+    EMPTY,
+    admin_change_link,
+    admin_changelist_link,
+    annotated_column,
+    format_duration,
+)
 from apps.core.errors import DomainError
 from apps.core.services import Actor
 from apps.ocpi.adapters.registry import UnknownAdapter, profile_choices, profiles
 from apps.ocpi.common.status import OcpiStatus
-from apps.ocpi.models import ExchangeLogEntry
+from apps.ocpi.models import DeliveryStatus, ExchangeLogEntry, OutboundDelivery, SyncCursor
 from apps.ocpi.services.delivery import connection_push_all
 from apps.ocpi.services.handshake import (
     HandshakeError,
@@ -131,6 +137,89 @@ def connection_exchange_health(
             Subquery(earlier_success, output_field=models.DateTimeField()),
         ),
     )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The most recent thing that went wrong with a connection: when, in what, and why."""
+
+    at: datetime
+    source: str  # "exchange", "push", "sync", "handshake"
+    what: str
+    reason: str
+
+
+def connection_last_failure(*, connection: PartnerConnection) -> Failure | None:
+    """The latest failure recorded anywhere for the connection: a failed exchange (exchange
+    log), a push still waiting or dead after a failed attempt (outbox), a failed pull (sync
+    cursor) or a failed handshake (the connection's own last error). Four indexed look-ups of
+    one row each."""
+    found: list[Failure] = []
+    exchange = (
+        ExchangeLogEntry.objects.filter(EXCHANGE_FAILED, connection_id=connection.pk)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if exchange is not None:
+        found.append(
+            Failure(
+                at=exchange.created_at,
+                source="exchange",
+                what=f"{exchange.get_direction_display().split(' (')[0].lower()} "
+                f"{exchange.method} {exchange.module or exchange.url}",
+                reason=f"{exchange.outcome}: {exchange.error}"
+                if exchange.error
+                else exchange.outcome,
+            )
+        )
+    delivery = (
+        OutboundDelivery.objects.filter(
+            connection_id=connection.pk,
+            status__in=(DeliveryStatus.PENDING, DeliveryStatus.DEAD),
+            attempts__gt=0,
+            last_attempt_at__isnull=False,
+        )
+        .exclude(last_error="")
+        .order_by("-last_attempt_at", "-id")
+        .first()
+    )
+    if delivery is not None and delivery.last_attempt_at is not None:
+        state = "dead" if delivery.status == DeliveryStatus.DEAD else "will be retried"
+        found.append(
+            Failure(
+                at=delivery.last_attempt_at,
+                source="push",
+                what=f"push of {delivery.kind} {delivery.object_label or delivery.object_id} "
+                f"({delivery.module}, attempt {delivery.attempts}, {state})",
+                reason=delivery.last_error,
+            )
+        )
+    cursor = (
+        SyncCursor.objects.filter(connection_id=connection.pk, last_error_at__isnull=False)
+        .exclude(last_error="")
+        .order_by("-last_error_at", "-id")
+        .first()
+    )
+    if cursor is not None and cursor.last_error_at is not None:
+        found.append(
+            Failure(
+                at=cursor.last_error_at,
+                source="sync",
+                what=f"pull of {cursor.module} ({cursor.consecutive_failures} failed run"
+                f"{'s' if cursor.consecutive_failures != 1 else ''} in a row)",
+                reason=cursor.last_error,
+            )
+        )
+    if connection.last_error and connection.last_error_at is not None:
+        found.append(
+            Failure(
+                at=connection.last_error_at,
+                source="handshake",
+                what="credentials handshake",
+                reason=connection.last_error,
+            )
+        )
+    return max(found, key=lambda f: f.at, default=None)
 
 
 def recent_failure_count(*, now: datetime | None = None) -> Coalesce:
@@ -371,6 +460,7 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
         "issued_token_expires_at",
         "represented_parties_list",
         "health",
+        "last_failure",
     )
 
     failures_24h = annotated_column("failures_24h", description="failures 24 h")
@@ -404,14 +494,19 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
                 for field in options["fields"]
             ]
             if title == "Health":
-                fields = ["health", *fields]
+                # The handshake's own last error is one source of the last failure among four.
+                fields = [
+                    "health",
+                    *(f for f in fields if f not in ("last_error", "last_error_at")),
+                    "last_failure",
+                ]
                 has_health = True
             if "issued_token_created_at" in fields and "issued_token_expires_at" not in fields:
                 at = fields.index("issued_token_created_at") + 1
                 fields[at:at] = ["issued_token_expires_at"]
             fieldsets.append((title, {**options, "fields": fields}))
         if not has_health:
-            fieldsets.append(("Health", {"fields": ["health"]}))
+            fieldsets.append(("Health", {"fields": ["health", "last_failure"]}))
         return fieldsets
 
     # -- form --------------------------------------------------------------------------------------
@@ -483,6 +578,21 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
             ),
         )
 
+    @admin.display(description="last failure")
+    def last_failure(self, obj: PartnerConnection) -> str:
+        if obj.pk is None:
+            return EMPTY
+        failure = connection_last_failure(connection=obj)
+        if failure is None:
+            return "none recorded"
+        return format_html(
+            "{} ({} ago) — {}: {}",
+            date_format(timezone.localtime(failure.at), "DATETIME_FORMAT"),
+            timesince(failure.at),
+            failure.what,
+            failure.reason[:300] + ("…" if len(failure.reason) > 300 else ""),
+        )
+
     # -- URLs and pages ----------------------------------------------------------------------------
     def get_urls(self) -> list[URLPattern]:
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -521,6 +631,7 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
         for item in overview:
             for health in item.modules:
                 health.chart = mark_safe(sparkline(health.daily))  # type: ignore[attr-defined]  # noqa: S308 (numbers only)
+                health.sync_lag_text = format_duration(health.sync_lag)  # type: ignore[attr-defined]
         return self._page(
             request,
             "admin/ocpi/health.html",

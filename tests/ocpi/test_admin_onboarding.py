@@ -26,7 +26,13 @@ from apps.core.models import AuditLogEntry
 from apps.ocpi.adapters.registry import profiles
 from apps.ocpi.admin_connections import OPERATIONS, Operation, connection_exchange_health
 from apps.ocpi.common.client import OcpiClient
-from apps.ocpi.models import Direction, ExchangeLogEntry
+from apps.ocpi.models import (
+    DeliveryStatus,
+    Direction,
+    ExchangeLogEntry,
+    OutboundDelivery,
+    SyncCursor,
+)
 from apps.ocpi.versions import STANDARD_PROFILE, VersionNumber
 from apps.partners.enums import ConnectionStatus
 from apps.partners.models import Partner, PartnerConnection
@@ -443,6 +449,7 @@ def test_change_page_shows_health_and_represented_parties(staff_client: Client) 
         endpoints=[{"identifier": "credentials", "role": "SENDER", "url": "https://p.example/c"}],
         last_handshake_at=timezone.now(),
         last_error="credentials PUT failed: HTTP 503",
+        last_error_at=timezone.now() - timedelta(minutes=30),
     )
     party = PartyFactory.create(partner=connection.partner, country_code="BE", party_id="VOL")
     party.roles = ["CPO", "EMSP"]
@@ -468,8 +475,83 @@ def test_change_page_shows_health_and_represented_parties(staff_client: Client) 
     assert reverse("admin:ocpi_exchangelogentry_changelist") in content
 
     # A connection without history or parties still opens; so does the add page.
-    assert staff_client.get(admin_url("change", ConnectionFactory.create().pk)).status_code == 200
+    response = staff_client.get(admin_url("change", ConnectionFactory.create().pk))
+    assert response.status_code == 200
+    assert "none recorded" in response.content.decode()
     assert staff_client.get(admin_url("add")).status_code == 200
+
+
+def last_failure_text(content: str) -> str:
+    match = re.search(
+        r'<div class="form-row field-last_failure">.*?<div class="readonly">(.*?)</div>',
+        content,
+        re.S,
+    )
+    assert match, "no last failure on the page"
+    return html.unescape(match[1]).replace("\xa0", " ").strip()
+
+
+@pytest.mark.django_db
+def test_change_page_shows_the_most_recent_failure_from_wherever_it_was_recorded(
+    staff_client: Client,
+) -> None:
+    """1,000 failed pushes leave no handshake error: the page shows the latest failure with
+    its time and reason, whether the exchange log, the outbox or a sync cursor recorded it."""
+    connection = ConnectionFactory.create(status=ConnectionStatus.CONNECTED)
+    now = timezone.now()
+    failed = log_exchange(connection, ago=timedelta(minutes=40), http=None, ocpi=None)
+    failed.error = "connection refused"
+    failed.save()
+    log_exchange(connection, ago=timedelta(minutes=1), http=200, ocpi=1000)  # not a failure
+    OutboundDelivery.objects.bulk_create(
+        OutboundDelivery(
+            connection=connection,
+            module="cdrs",
+            kind="cdr",
+            object_id=i,
+            object_label=f"CDR-{i}",
+            attempts=3,
+            last_attempt_at=now - timedelta(minutes=20, seconds=i),
+            last_error="HTTP 503 from the partner",
+        )
+        for i in range(1000)
+    )
+    OutboundDelivery.objects.create(  # delivered after a failure: not a failure any more
+        connection=connection,
+        module="cdrs",
+        kind="cdr",
+        object_id=5000,
+        status=DeliveryStatus.DELIVERED,
+        attempts=2,
+        last_attempt_at=now - timedelta(minutes=2),
+        last_error="",
+    )
+    url = admin_url("change", connection.pk)
+
+    shown = last_failure_text(staff_client.get(url).content.decode())
+    assert "20 minutes ago" in shown
+    pushed = "push of cdr CDR-0 (cdrs, attempt 3, will be retried): HTTP 503 from the partner"
+    assert pushed in shown
+    assert "Last error" not in staff_client.get(url).content.decode()
+
+    SyncCursor.objects.create(
+        connection=connection,
+        module="locations",
+        failures=4,
+        consecutive_failures=4,
+        last_error="GET https://partner.example/ocpi/locations: timed out",
+        last_error_at=now - timedelta(minutes=5),
+    )
+    shown = last_failure_text(staff_client.get(url).content.decode())
+    assert "5 minutes ago" in shown
+    assert "pull of locations (4 failed runs in a row): GET https://partner.example" in shown
+
+    newest = log_exchange(connection, ago=timedelta(seconds=30), http=None, ocpi=None)
+    newest.error = "timed out after 20 s"
+    newest.save()
+    shown = last_failure_text(staff_client.get(url).content.decode())
+    called = "outbound GET https://partner.example/ocpi/versions: no answer: timed out after 20 s"
+    assert called in shown
 
 
 @pytest.mark.django_db

@@ -220,3 +220,23 @@ def test_admin_list_filters_and_change_page(staff_client: Client) -> None:
     assert staff_client.get(reverse("admin:ocpi_exchangelogentry_add")).status_code == 403
     delete = reverse("admin:ocpi_exchangelogentry_delete", args=[ok.pk])
     assert staff_client.post(delete, {"post": "yes"}).status_code == 403
+
+
+def test_titles_say_what_the_answer_was_never_none() -> None:
+    connection = ConnectionFactory.create()
+    unanswered = record(connection=connection, http_status=None, ocpi_status=None)
+    plain = record(connection=connection, http_status=502, ocpi_status=None)
+    answered = record(connection=connection, http_status=200, ocpi_status=2001)
+    assert str(unanswered).endswith(" → no answer")
+    assert str(plain).endswith(" → HTTP 502")
+    assert str(answered).endswith(" → HTTP 200, OCPI 2001")
+    assert all("None" not in str(e) for e in (unanswered, plain, answered))
+
+
+def test_change_page_title_of_a_call_without_answer(staff_client: Client) -> None:
+    entry = record(connection=ConnectionFactory.create(), http_status=None, error="timed out")
+    page = staff_client.get(reverse("admin:ocpi_exchangelogentry_change", args=[entry.pk]))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "→ no answer" in content
+    assert "None/None" not in content

@@ -3,6 +3,7 @@ outbox, the sync cursors and received CDRs, with a daily chart."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -93,6 +94,28 @@ def test_health_page_renders_for_staff(staff_client: Client) -> None:
     assert "tokens" in body
     assert "<svg" in body
     assert "Last 7 days" in body
+
+
+MICROSECONDS = re.compile(r"\d:\d\d:\d\d\.\d{6}")  # str(timedelta) of a measured span
+
+
+def test_sync_lag_reads_in_hours_and_minutes_on_the_health_page_and_the_cursor_list(
+    staff_client: Client,
+) -> None:
+    connection = ConnectionFactory.create(status="CONNECTED", name="acme-cpo")
+    # A measured high-water mark has microseconds; 5 h 07 min and a bit ago.
+    SyncCursor.objects.create(
+        connection=connection,
+        module="locations",
+        high_water=timezone.now() - timedelta(hours=5, minutes=7, seconds=3, microseconds=123456),
+    )
+
+    health = staff_client.get(reverse("admin:partners_partnerconnection_health")).content.decode()
+    cursors = staff_client.get(reverse("admin:ocpi_synccursor_changelist")).content.decode()
+
+    for page in (health, cursors):
+        assert not MICROSECONDS.search(page)
+        assert "5 h 07 min" in page
 
 
 def test_health_page_needs_staff(client: Client) -> None:
