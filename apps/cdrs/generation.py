@@ -123,6 +123,12 @@ _COMPONENT_TYPE = {
 }
 
 
+def _exact(value: Decimal | None) -> str:
+    """An amount in a problem's words: exact (these differences can be in the 10th decimal),
+    without the stored trailing zeros or an exponent."""
+    return "—" if value is None else format(value.normalize(), "f")
+
+
 def stored_amount(value: Decimal) -> Decimal:
     """``value`` as the database keeps it (10 decimals); not a money rounding."""
     return value.quantize(STORED)
@@ -669,8 +675,8 @@ def _vat_problems(cdr: Cdr, lines: Sequence[CdrCostLine]) -> list[CdrProblem]:
             problems.append(
                 CdrProblem(
                     "VAT_INCONSISTENT",
-                    f"cost line {line.component} {line.dimension}: {excl} excl. VAT with {rate} "
-                    f"should be {expected} incl. VAT, not {incl}",
+                    f"cost line {line.component} {line.dimension}: {_exact(excl)} excl. VAT with "
+                    f"{rate} should be {_exact(expected)} incl. VAT, not {_exact(incl)}",
                     "cost_lines",
                 )
             )
@@ -683,8 +689,8 @@ def _vat_problems(cdr: Cdr, lines: Sequence[CdrCostLine]) -> list[CdrProblem]:
             problems.append(
                 CdrProblem(
                     "VAT_INCONSISTENT",
-                    f"{name}: no cost line has VAT, yet incl. VAT {incl} differs from excl. "
-                    f"VAT {excl}",
+                    f"{name}: no cost line has VAT, yet incl. VAT {_exact(incl)} differs from "
+                    f"excl. VAT {_exact(excl)}",
                     name,
                 )
             )
@@ -692,8 +698,8 @@ def _vat_problems(cdr: Cdr, lines: Sequence[CdrCostLine]) -> list[CdrProblem]:
             problems.append(
                 CdrProblem(
                     "VAT_INCONSISTENT",
-                    f"{name}: incl. VAT {incl} is {'below' if not cdr.credit else 'above'} "
-                    f"excl. VAT {excl}",
+                    f"{name}: incl. VAT {_exact(incl)} is "
+                    f"{'below' if not cdr.credit else 'above'} excl. VAT {_exact(excl)}",
                     name,
                 )
             )
@@ -739,7 +745,7 @@ def _engine_problems(cdr: Cdr, lines: Sequence[CdrCostLine]) -> list[CdrProblem]
             problems.append(
                 CdrProblem(
                     "ENGINE_MISMATCH",
-                    f"{key} is {stated}; the tariff engine computes {expected}",
+                    f"{key} is {_exact(stated)}; the tariff engine computes {_exact(expected)}",
                     key,
                 )
             )

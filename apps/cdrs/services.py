@@ -58,6 +58,11 @@ def cdr_session_key(*, country_code: str, party_id: str, session_id: str) -> str
     return f"{country_code.upper()}*{party_id.upper()}*{session_id}"[:48]
 
 
+def _exact(value: Decimal | None) -> str:
+    """An amount in a problem's words: exact, without stored trailing zeros or an exponent."""
+    return "—" if value is None else format(value.normalize(), "f")
+
+
 def cdr_cost_mismatches(*, cdr: Cdr) -> list[str]:
     """Where the cost lines do not add up to the CDR's totals (empty when they do).
 
@@ -72,7 +77,10 @@ def cdr_cost_mismatches(*, cdr: Cdr) -> list[str]:
             summed = sum((getattr(ln, f"amount_{kind}_vat") for ln in part), Decimal(0))
             stated = getattr(cdr, f"{total_field}_{kind}_vat")
             if (stated or Decimal(0)) != summed:
-                problems.append(f"{total_field} {kind}. VAT is {stated}, lines add up to {summed}")
+                problems.append(
+                    f"{total_field} {kind}. VAT is {_exact(stated)}, lines add up to "
+                    f"{_exact(summed)}"
+                )
     grand = {
         kind: sum((getattr(ln, f"amount_{kind}_vat") for ln in lines), Decimal(0))
         for kind in ("excl", "incl")
@@ -80,7 +88,9 @@ def cdr_cost_mismatches(*, cdr: Cdr) -> list[str]:
     for kind in ("excl", "incl"):
         stated = getattr(cdr, f"total_cost_{kind}_vat")
         if (stated or Decimal(0)) != grand[kind]:
-            problems.append(f"total_cost {kind}. VAT is {stated}, lines add up to {grand[kind]}")
+            problems.append(
+                f"total_cost {kind}. VAT is {_exact(stated)}, lines add up to {_exact(grand[kind])}"
+            )
     return problems
 
 

@@ -111,6 +111,9 @@ def test_finalize_refuses_totals_that_do_not_add_up() -> None:
         cdr_finalize(cdr=cdr)
     assert excinfo.value.code == "CDR_TOTALS_MISMATCH"
     assert Cdr.objects.get(pk=cdr.pk).status == CdrStatus.DRAFT
+    # Read back as stored (10 decimals), the figures are written without the trailing zeros.
+    assert "total_cost excl. VAT is 9.99, lines add up to 1;" in excinfo.value.message
+    assert "0000" not in excinfo.value.message
 
 
 def test_credit_cdr_negates_costs_and_leaves_the_original_alone() -> None:
