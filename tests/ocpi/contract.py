@@ -2,7 +2,8 @@
 module (``tests/ocpi/modules/test_contract.py``).
 
 ``SenderContract``: the envelope, pagination headers and ``Link`` crawling, the server's page cap,
-date filters, what a caller may see, and authorization failures of a Sender list.
+``X-Limit`` as the page size applied, date filters, what a caller may see, and authorization
+failures of a Sender list.
 ``ReceiverContract``: the spec's example payloads pushed and read back unchanged, repeated pushes,
 another party's objects, invalid payloads (2001 naming the field, nothing stored or lost), and
 unknown objects.
@@ -154,6 +155,27 @@ class SenderContract:
         assert len(response.json()["data"]) == 2
         assert response.headers["X-Limit"] == "2"
         assert "limit=2" in response.headers["Link"]
+
+    def test_x_limit_is_the_page_size_applied(self, world: World) -> None:
+        for i in range(3):
+            self.spec.make(world, T0 + timedelta(minutes=i))
+        with override_settings(OCPI_PAGE_LIMIT_MAX=100):
+            asked = self.fetch(world, limit="2")
+            unasked = self.fetch(world)
+            more = self.fetch(world, limit="500")
+        # The client's limit when it is below our maximum: the page it gets, and the Link's.
+        assert asked.headers["X-Limit"] == "2"
+        assert len(asked.json()["data"]) == 2
+        assert "limit=2" in asked.headers["Link"]
+        # Our maximum without a limit or above it; not the number of objects on the page.
+        assert unasked.headers["X-Limit"] == "100"
+        assert more.headers["X-Limit"] == "100"
+        assert len(more.json()["data"]) == 3
+        # The last page of a crawl still says which page size applies.
+        last = self.fetch(world, limit="2", offset="2")
+        assert last.headers["X-Limit"] == "2"
+        assert len(last.json()["data"]) == 1
+        assert "Link" not in last.headers
 
     def test_date_from_is_inclusive_and_date_to_exclusive(self, world: World) -> None:
         moments = [T0, T0 + timedelta(hours=1), T0 + timedelta(hours=2)]

@@ -1,8 +1,10 @@
 """Pagination of every OCPI list endpoint (§2.7).
 
-``offset``/``limit`` with a server maximum (``X-Limit``), ``date_from`` (inclusive) and
-``date_to`` (exclusive) on ``last_updated``, ``X-Total-Count``, and ``Link: <...>; rel="next"``
-repeating the filters. Order is stable: ``last_updated`` then primary key.
+``offset``/``limit`` with a server maximum, ``date_from`` (inclusive) and
+``date_to`` (exclusive) on ``last_updated``, ``X-Total-Count``, ``X-Limit`` (the page size applied:
+the client's ``limit`` up to our maximum, the maximum when it asked for none or more; never the
+number of objects on this page), and ``Link: <...>; rel="next"`` repeating the filters. Order is
+stable: ``last_updated`` then primary key.
 
 The next-page URL is produced by :meth:`OcpiPage.next_query` alone and clients must follow
 ``Link`` as given, so a keyset cursor (an opaque parameter carrying the last key) can replace
@@ -65,7 +67,7 @@ class OcpiPage:
         return query
 
     def headers(self) -> dict[str, str]:
-        headers = {"X-Total-Count": str(self.total), "X-Limit": str(self.request.max_limit)}
+        headers = {"X-Total-Count": str(self.total), "X-Limit": str(self.request.limit)}
         query = self.next_query()
         if query is not None:
             headers["Link"] = f'<{self.base_url}?{urlencode(query)}>; rel="next"'
