@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -19,12 +20,12 @@ from django.utils import timezone
 from apps.ocpi.common.timestamps import format_ocpi_datetime
 from apps.ocpi.models import SyncCursor
 from apps.ocpi.services import sync as sync_service
-from apps.ocpi.services.sync import sync_run, syncs_due
+from apps.ocpi.services.sync import sync_enqueue, sync_run, syncs_due
 from apps.partners.models import PartnerConnection, Party
 from tests.ocpi.callers import own_party, partner_caller
 from tests.ocpi.httpserver import OcpiPeer
 from tests.ocpi.paginated import PaginatedPartner, last_updated
-from tests.workers import CeleryWorker
+from tests.workers import CeleryWorker, broker_purge, broker_queue_length
 
 T0 = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
 MODULE = "hubclientinfo"
@@ -253,3 +254,51 @@ def test_a_sync_killed_with_its_worker_resumes_and_ends_with_the_partners_data(
     assert report.resumed, report.error
     assert report.completed, report.error
     assert held(connection) == expected(objects)
+
+
+def test_failed_runs_back_off_in_the_schedule_and_a_success_resets_it(
+    ocpi_peer: OcpiPeer,
+) -> None:
+    connection = hub_connection(ocpi_peer)
+    partner = PaginatedPartner(ocpi_peer, [info(n, T0) for n in range(2)])
+    partner.fail_once = {0}
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        assert not sync_run(connection_id=connection.pk, module=MODULE, full=True).completed
+        assert syncs_due() == []  # not at once again
+    with time_machine.travel(start + timedelta(seconds=61), tick=False):
+        assert syncs_due() == [(connection.pk, MODULE, True)]
+        partner.fail_once = {0}
+        assert not sync_run(connection_id=connection.pk, module=MODULE, full=True).completed
+    cursor = SyncCursor.objects.get(connection=connection, module=MODULE)
+    assert (cursor.failures, cursor.consecutive_failures) == (2, 2)
+    with time_machine.travel(start + timedelta(seconds=61 + 61), tick=False):
+        assert syncs_due() == []  # the second wait is two minutes
+    with time_machine.travel(start + timedelta(seconds=61 + 121), tick=False):
+        assert syncs_due() == [(connection.pk, MODULE, True)]
+        assert sync_run(connection_id=connection.pk, module=MODULE, full=True).completed
+    cursor.refresh_from_db()
+    assert (cursor.consecutive_failures, cursor.retry_at, cursor.last_error) == (0, None, "")
+
+
+def test_a_connection_on_a_version_without_adapter_fails_visibly(ocpi_peer: OcpiPeer) -> None:
+    connection = hub_connection(ocpi_peer)
+    PartnerConnection.objects.filter(pk=connection.pk).update(version="2.1.1")
+    report = sync_run(connection_id=connection.pk, module=MODULE)
+    assert not report.completed
+    assert "no adapter for OCPI 2.1.1" in report.error
+    cursor = SyncCursor.objects.get(connection=connection, module=MODULE)
+    assert cursor.failures == 1
+    assert "2.1.1" in cursor.last_error
+    assert not cursor.in_progress  # nothing half-started is left behind
+    assert ocpi_peer.requests == []
+
+
+def test_a_sync_is_queued_once_while_it_waits(ocpi_peer: OcpiPeer) -> None:
+    connection = hub_connection(ocpi_peer)
+    broker_purge()
+    assert sync_enqueue(connection.pk, MODULE)
+    assert not sync_enqueue(connection.pk, MODULE)  # the schedule or a second "Sync now"
+    assert sync_enqueue(connection.pk, MODULE, full=True)  # a full resync is another job
+    assert broker_queue_length() == 2
+    broker_purge()
