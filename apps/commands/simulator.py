@@ -42,7 +42,9 @@ from apps.core.events import ChangeKind, DomainChange, change_announce
 from apps.locations.enums import Capability, EvseStatus
 from apps.locations.models import Connector, Evse
 from apps.locations.services import evse_status_set
+from apps.partners.models import Party
 from apps.tariffs.models import Tariff
+from apps.tokens.models import Token
 
 ACTOR = "charge-point simulator"
 QUANTUM = Decimal("1e-10")  # the precision of stored quantities
@@ -96,6 +98,55 @@ def simulator_meter_advance(
         change_announce(DomainChange(kind=ChangeKind.SESSION, object_id=locked.pk))
     session.kwh, session.last_updated = locked.kwh, locked.last_updated
     return period
+
+
+def simulator_session_start(
+    *,
+    party: Party,
+    evse: Evse,
+    connector: Connector,
+    token: Token | None,
+    token_fields: dict[str, str],
+    authorization_reference: str,
+    at: datetime,
+) -> ChargingSession:
+    """A simulated charge begins: an ACTIVE session at the EVSE (announced) and the EVSE
+    CHARGING. ``token_fields`` is the token snapshot (``token_uid``, ``token_type``, ...)."""
+    location = evse.location
+    tariff = Tariff.objects.filter(
+        party=location.party, tariff_id__in=connector.tariff_ids or []
+    ).first()
+    session = ChargingSession.objects.create(
+        party=party,
+        session_id=str(uuid.uuid4()),
+        start_date_time=at,
+        kwh=Decimal(0),
+        token=token,
+        auth_method=AuthMethod.COMMAND,
+        authorization_reference=authorization_reference,
+        location_ref=location.location_id,
+        evse_ref=evse.uid,
+        connector_ref=connector.connector_id,
+        location=location,
+        evse=evse,
+        connector=connector,
+        currency=tariff.currency if tariff else getattr(settings, "DEFAULT_CURRENCY", "EUR"),
+        status=SessionStatus.ACTIVE,
+        last_updated=at,
+        **token_fields,
+    )
+    change_announce(DomainChange(kind=ChangeKind.SESSION, object_id=session.pk))
+    evse_status_set(evse=evse, status=EvseStatus.CHARGING, changed_at=at)
+    return session
+
+
+def simulator_session_stop(*, session: ChargingSession, at: datetime) -> None:
+    """A simulated charge ends at ``at``: the last meter values, the session completed (which
+    generates its CDR, priced by the tariff engine) and the EVSE AVAILABLE again."""
+    simulator_meter_advance(session=session, at=at)
+    session_complete(session=session, end_date_time=at, actor=ACTOR)
+    if session.evse is not None:
+        evse_status_set(evse=session.evse, status=EvseStatus.AVAILABLE, changed_at=at)
 
 
 def _locked(model: type[Evse] | type[ChargingSession], pk: int | None) -> Any:
@@ -220,35 +271,21 @@ class SimulatorBackend:
         assert location is not None
         assert connector is not None
         assert command.cpo_party is not None
-        now = timezone.now()
-        tariff = Tariff.objects.filter(
-            party=location.party, tariff_id__in=connector.tariff_ids or []
-        ).first()
-        session = ChargingSession.objects.create(
+        session = simulator_session_start(
             party=command.cpo_party,
-            session_id=str(uuid.uuid4()),
-            start_date_time=now,
-            kwh=Decimal(0),
-            token_country_code=command.token_country_code,
-            token_party_id=command.token_party_id,
-            token_uid=command.token_uid,
-            token_type=command.token_type,
-            token_contract_id=command.token_contract_id,
-            token=command.token,
-            auth_method=AuthMethod.COMMAND,
-            authorization_reference=command.authorization_reference,
-            location_ref=location.location_id,
-            evse_ref=evse.uid,
-            connector_ref=connector.connector_id,
-            location=location,
             evse=evse,
             connector=connector,
-            currency=tariff.currency if tariff else getattr(settings, "DEFAULT_CURRENCY", "EUR"),
-            status=SessionStatus.ACTIVE,
-            last_updated=now,
+            token=command.token,
+            token_fields={
+                "token_country_code": command.token_country_code,
+                "token_party_id": command.token_party_id,
+                "token_uid": command.token_uid,
+                "token_type": command.token_type,
+                "token_contract_id": command.token_contract_id,
+            },
+            authorization_reference=command.authorization_reference,
+            at=timezone.now(),
         )
-        change_announce(DomainChange(kind=ChangeKind.SESSION, object_id=session.pk))
-        evse_status_set(evse=evse, status=EvseStatus.CHARGING, changed_at=now)
         Command.objects.filter(pk=command.pk).update(charging_session=session)
         command.charging_session = session
         self._result(command, CommandResultType.ACCEPTED, f"session {session.session_id} started")
@@ -258,11 +295,7 @@ class SimulatorBackend:
         if session.status != SessionStatus.ACTIVE:
             self._result(command, CommandResultType.REJECTED, f"session is {session.status}")
             return
-        end = timezone.now()
-        simulator_meter_advance(session=session, at=end)
-        session_complete(session=session, end_date_time=end, actor=ACTOR)
-        if session.evse is not None:
-            evse_status_set(evse=session.evse, status=EvseStatus.AVAILABLE, changed_at=end)
+        simulator_session_stop(session=session, at=timezone.now())
         self._result(command, CommandResultType.ACCEPTED, f"session {session.session_id} stopped")
 
     def _reservation(self, command: Command) -> Command | None:

@@ -25,8 +25,8 @@ How a run stays free of duplicates:
   created, a fault once it is over, an exchange once it took place.
 * Status history goes through ``evse_status_set`` in time order, for new items only.
 
-The EVSEs the charge-point simulator keeps busy (``LIVE_EVSES``) get no planned history from the
-anchor on, so the simulator's live sessions and the planned ones never overlap.
+The EVSEs the charge-point simulator keeps busy (``live_evse_uids``, see ``apps.demo.live``) get
+no planned history from the anchor on, so its live sessions and the planned ones never overlap.
 """
 
 from __future__ import annotations
@@ -1282,7 +1282,7 @@ class Sites:
         return not (evse.uid in self.live and day >= self.anchor.date())
 
 
-#: How many EVSEs the charge-point simulator keeps for its live sessions (see LIVE_EVSES).
+#: How many EVSEs the charge-point simulator keeps for its live sessions (apps.demo.live).
 LIVE_EVSE_COUNT = 4
 
 
@@ -1314,6 +1314,13 @@ def live_evse_uids(locations: Sequence[LocationPlan]) -> list[str]:
         if len(chosen) == LIVE_EVSE_COUNT:
             break
     return chosen
+
+
+def planned_live_evse_uids() -> list[str]:
+    """The live EVSEs' uids: they depend on the seed only, not on the parties or the dates."""
+    codes = dict.fromkeys((OWN, OWN_FI, EMSP, CPO, HUB, EVX, PLG), ("XX", "XXX"))
+    locations = _plan_locations(random.Random(SEED), codes, datetime(2000, 1, 1, tzinfo=UTC))
+    return live_evse_uids(locations)
 
 
 def _local_start(rng: random.Random, location: LocationPlan, day: date) -> datetime:
@@ -1511,6 +1518,10 @@ def seed_demo(*, now: datetime | None = None) -> list[ModelCount]:
         _ensure_cdrs(plan, parties, connections, sessions, pricing, now)
         _ensure_credit(plan, parties)
         _ensure_exchanges_and_cursors(plan, connections, sessions, now)
+        # The simulator's live sessions: a few running right after the seed (see apps.demo.live).
+        from apps.demo.live import demo_keep_charging
+
+        demo_keep_charging(now=now)
     after = demo_model_counts()
     return [
         ModelCount(label, total, total - before.get(label, 0)) for label, total in after.items()

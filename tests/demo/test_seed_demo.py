@@ -19,7 +19,8 @@ from apps.cdrs.generation import cdr_validate
 from apps.cdrs.models import Cdr, CdrFinding
 from apps.cdrs.services import cdr_cost_mismatches, cdr_session_input, pricing_result_figures
 from apps.charging_sessions.models import ChargingSession
-from apps.demo.seed import HISTORY_DAYS, LOG_DAYS, PARTNERS
+from apps.demo.live import REFERENCE_PREFIX, TickReport, demo_keep_charging
+from apps.demo.seed import HISTORY_DAYS, LIVE_EVSE_COUNT, LOG_DAYS, PARTNERS
 from apps.locations.models import Evse, Location
 from apps.ocpi.models import ExchangeLogEntry, SyncCursor
 from apps.ocpi.services.health import health_overview
@@ -166,7 +167,9 @@ def test_reseeding_days_later_adds_the_new_days_and_changes_nothing_stored() -> 
     with time_machine.travel(NOW, tick=False):
         seed()
     cdrs_before = {c["pk"]: c for c in serializers.serialize("python", Cdr.objects.order_by("pk"))}
-    sessions_before = set(ChargingSession.objects.values_list("pk", "session_id", "last_updated"))
+    # The planned history is final; the simulator's live sessions go on (tested below).
+    planned = ChargingSession.objects.exclude(authorization_reference__startswith=REFERENCE_PREFIX)
+    sessions_before = set(planned.values_list("pk", "session_id", "last_updated"))
     exchanges_before = ExchangeLogEntry.objects.count()
 
     later = NOW + timedelta(days=3)
@@ -179,10 +182,8 @@ def test_reseeding_days_later_adds_the_new_days_and_changes_nothing_stored() -> 
     # Nothing stored earlier changed; final CDRs were never touched.
     for cdr in serializers.serialize("python", Cdr.objects.filter(pk__in=list(cdrs_before))):
         assert cdr == cdrs_before[cdr["pk"]]
-    assert sessions_before <= set(
-        ChargingSession.objects.values_list("pk", "session_id", "last_updated")
-    )
-    new_sessions = ChargingSession.objects.exclude(pk__in=[pk for pk, _, _ in sessions_before])
+    assert sessions_before <= set(planned.values_list("pk", "session_id", "last_updated"))
+    new_sessions = planned.exclude(pk__in=[pk for pk, _, _ in sessions_before])
     assert 6 <= new_sessions.count() <= 20  # about three days' worth
     assert all(NOW - timedelta(days=1) < s.start_date_time for s in new_sessions)
     assert all(s.end_date_time is not None and s.end_date_time <= later for s in new_sessions)
@@ -244,3 +245,35 @@ def test_seed_demo_refuses_a_production_database_unless_told() -> None:
     with pytest.raises(CommandError, match="allow-production"):
         call_command("seed_demo", verbosity=0)
     assert not Cdr.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_simulator_keeps_a_few_live_sessions_running_each_ending_in_a_priced_cdr() -> None:
+    with time_machine.travel(NOW, tick=False):
+        seed()
+    live = ChargingSession.objects.filter(authorization_reference__startswith=REFERENCE_PREFIX)
+    assert live.filter(status="ACTIVE").count() == LIVE_EVSE_COUNT
+    assert all(s.evse is not None and s.evse.status == "CHARGING" for s in live)
+
+    finished_cdrs = 0
+    for minutes in range(5, 4 * 60, 5):  # four hours of beat ticks
+        with time_machine.travel(NOW + timedelta(minutes=minutes), tick=False):
+            demo_keep_charging()
+            assert live.filter(status="ACTIVE").count() <= LIVE_EVSE_COUNT
+    completed = live.filter(status="COMPLETED")
+    assert completed.count() > LIVE_EVSE_COUNT
+    for session in completed:
+        cdr = Cdr.objects.get(session=session, credit=False)
+        finished_cdrs += 1
+        assert cdr.status == "FINAL"
+        assert cdr.cost_lines.exists()
+        assert cdr_validate(cdr=cdr) == []  # the engine's price of its periods
+        assert session.charging_periods.count() > 1  # meter values arrived while it ran
+    assert finished_cdrs == completed.count()
+
+    # Ticking twice at one moment changes nothing the second time.
+    with time_machine.travel(NOW + timedelta(hours=5), tick=False):
+        demo_keep_charging()
+        before = snapshot()
+        assert demo_keep_charging() == TickReport()
+        assert snapshot() == before
