@@ -41,6 +41,10 @@ app.conf.beat_schedule = {
         "task": "roamdesk.core.prune_var",
         "schedule": timedelta(minutes=10),
     },
+    "demo-keep-charging": {
+        "task": "roamdesk.demo.keep_charging",
+        "schedule": timedelta(seconds=settings.COMMANDS_SIMULATOR_METER_SECONDS),
+    },
     "ocpi-prune-exchange-log": {
         "task": "roamdesk.ocpi.prune_exchange_log",
         "schedule": crontab(hour=3, minute=17),
