@@ -51,7 +51,12 @@ from apps.core.admin import (
 )
 from apps.core.errors import DomainError
 from apps.core.services import Actor
-from apps.ocpi.adapters.registry import UnknownAdapter, profile_choices, profiles
+from apps.ocpi.adapters.registry import (
+    UnknownAdapter,
+    adapter_problem,
+    profile_choices,
+    profiles,
+)
 from apps.ocpi.common.status import OcpiStatus
 from apps.ocpi.models import DeliveryStatus, ExchangeLogEntry, OutboundDelivery, SyncCursor
 from apps.ocpi.services.delivery import connection_push_all
@@ -560,13 +565,18 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
             return EMPTY
         figures = connection_exchange_health(connection_id=obj.pk)
         last = figures["last_success"]
+        problem = adapter_problem(obj.adapter_profile, obj.version)
         return format_html(
+            "{}"
             '<table class="roamdesk-health"><tbody>'
             "<tr><th>Succeeded, last 24 h</th><td>{}</td></tr>"
             '<tr><th>Failed, last 24 h</th><td class="{}">{}</td></tr>'
             "<tr><th>Last successful exchange</th><td>{}</td></tr>"
             "</tbody></table>"
             '<div class="help">{}</div>',
+            format_html('<p class="roamdesk-failed">Not working: {}.</p>', problem)
+            if problem
+            else "",
             figures["succeeded"],
             "roamdesk-failed" if figures["failed"] else "",
             figures["failed"],

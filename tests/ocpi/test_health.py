@@ -133,3 +133,37 @@ def test_command_success_rate() -> None:
     assert command_success(connection) == "75.0 % of 4"
     [item] = health_overview()
     assert item.extra["Command success"] == "75.0 % of 4"
+
+
+def test_a_connection_on_a_version_we_do_not_speak_is_shown_as_not_working(
+    staff_client: Client,
+) -> None:
+    """The demo's 2.1.1 partner looked healthy (0 failures) while nothing could be exchanged."""
+    old = ConnectionFactory.create(status="CONNECTED", name="old-cpo", version="2.1.1")
+    fine = ConnectionFactory.create(status="CONNECTED", name="new-cpo", version="2.2.1")
+    problems = {h.connection.pk: h.problem for h in health_overview()}
+    assert problems[fine.pk] is None
+    assert "no adapter for OCPI 2.1.1" in (problems[old.pk] or "")
+    assert "roamdesk speaks 2.2.1" in (problems[old.pk] or "")
+    page = staff_client.get(reverse("admin:partners_partnerconnection_health")).content.decode()
+    assert page.count("Not working:") == 1
+    connection_page = staff_client.get(
+        reverse("admin:partners_partnerconnection_change", args=[old.pk])
+    ).content.decode()
+    assert "Not working: no adapter for OCPI 2.1.1" in connection_page
+    fine_page = staff_client.get(
+        reverse("admin:partners_partnerconnection_change", args=[fine.pk])
+    ).content.decode()
+    assert "Not working" not in fine_page
+
+
+def test_the_reason_of_sync_failures_is_at_hand(staff_client: Client) -> None:
+    connection = ConnectionFactory.create(status="CONNECTED", name="flaky-hub")
+    SyncCursor.objects.create(
+        connection=connection, module="locations", failures=3, last_error="HTTP 503 from partner"
+    )
+    (item,) = [h for h in health_overview() if h.connection.pk == connection.pk]
+    (locations,) = item.modules
+    assert (locations.sync_failures, locations.sync_last_error) == (3, "HTTP 503 from partner")
+    page = staff_client.get(reverse("admin:partners_partnerconnection_health")).content.decode()
+    assert 'title="last error: HTTP 503 from partner"' in page

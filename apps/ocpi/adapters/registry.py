@@ -39,6 +39,20 @@ def get_adapter(profile: str, version: str) -> Adapter:
     return cls()
 
 
+def adapter_problem(profile: str, version: str) -> str | None:
+    """Why a connection with this profile and version cannot exchange anything (no adapter),
+    in words for the operator; None when it can. A connection not registered yet (no version)
+    has no problem of this kind."""
+    if not version:
+        return None
+    try:
+        get_adapter(profile, version)
+    except UnknownAdapter as exc:
+        spoken = ", ".join(supported_versions()) or "none"
+        return f"{exc}: roamdesk speaks {spoken}, so nothing is exchanged with this partner"
+    return None
+
+
 def supported_versions() -> list[VersionNumber]:
     """Versions with a standard adapter, newest first."""
     found = {v for (p, v) in _REGISTRY if p == STANDARD_PROFILE}

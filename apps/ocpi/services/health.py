@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.cdrs.enums import CdrOrigin
 from apps.cdrs.models import Cdr
+from apps.ocpi.adapters.registry import adapter_problem
 from apps.ocpi.models import DeliveryStatus, ExchangeLogEntry, OutboundDelivery, SyncCursor
 from apps.partners.enums import ConnectionStatus
 from apps.partners.models import PartnerConnection
@@ -41,6 +42,7 @@ class ModuleHealth:
     sync_lag: timedelta | None = None
     sync_last_success: datetime | None = None
     sync_failures: int = 0
+    sync_last_error: str = ""
 
     @property
     def success_rate(self) -> Decimal | None:
@@ -61,6 +63,8 @@ class ConnectionHealth:
     cdrs_received: int = 0
     cdrs_in_review: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    #: Why nothing can be exchanged at all (e.g. a version we do not speak), shown first.
+    problem: str | None = None
 
     @property
     def cdr_acceptance(self) -> Decimal | None:
@@ -148,6 +152,7 @@ def health_overview(*, days: int = 14, now: datetime | None = None) -> list[Conn
         health.sync_lag = now - cursor.high_water if cursor.high_water else None
         health.sync_last_success = cursor.last_success_at
         health.sync_failures = cursor.failures
+        health.sync_last_error = cursor.last_error
 
     received = (
         Cdr.objects.filter(origin=CdrOrigin.RECEIVED, source_connection__isnull=False)
@@ -173,6 +178,7 @@ def health_overview(*, days: int = 14, now: datetime | None = None) -> list[Conn
             modules=modules,
             cdrs_received=received_by.get(connection.pk, 0),
             cdrs_in_review=review_by.get(connection.pk, 0),
+            problem=adapter_problem(connection.adapter_profile, connection.version),
         )
         for name, provider in KPI_PROVIDERS.items():
             item.extra[name] = provider(connection)
