@@ -246,6 +246,32 @@ def row_counts() -> tuple[int, ...]:
 
 
 # -- the happy path -----------------------------------------------------------------------------
+def test_total_time_is_end_minus_start_also_after_a_reservation() -> None:
+    """Reserved 15 minutes before charging: the session (and its CDR) starts at the
+    reservation, and total_time is end - start, 2 hours, not the 1.5 hours of TIME (nor the
+    1 h 45 min from the first charging period); total_parking_time stays the parking."""
+    world = build_world()
+    reserved_at = START - timedelta(minutes=15)
+    session = active_session(world)
+    ChargingSession.objects.filter(pk=session.pk).update(start_date_time=reserved_at)
+    session.refresh_from_db()
+    reservation = SessionChargingPeriod.objects.create(
+        session=session, sequence=0, start_date_time=reserved_at
+    )
+    SessionChargingDimension.objects.create(
+        period=reservation, type="RESERVATION_TIME", volume=Decimal("0.25")
+    )
+
+    session = session_complete(session=session, end_date_time=END, actor="ocpp")
+
+    cdr = Cdr.objects.get(session=session)
+    assert cdr.start_date_time == reserved_at
+    assert cdr.total_time == Decimal("2")
+    assert cdr.total_time * 3600 == Decimal((cdr.end_date_time - cdr.start_date_time).seconds)
+    assert cdr.total_parking_time == Decimal("0.25")
+    assert cdr.validation_status == ValidationStatus.VALID
+
+
 def test_completing_a_session_generates_a_final_cdr_that_adds_up_to_the_engine_price() -> None:
     world = build_world()
     session = session_complete(session=active_session(world), end_date_time=END, actor="ocpp")

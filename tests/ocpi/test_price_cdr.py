@@ -197,7 +197,7 @@ def test_a_reservation_cdr_with_several_periods(tmp_path: Path) -> None:
     assert result["total_fixed_cost"] == {"excl_vat": 0, "incl_vat": 0}
     assert result["total_energy_cost"]["excl_vat"] == Decimal("5.00")
     assert result["total_reservation_time"] == Decimal("0.2")
-    assert result["total_time"] == 1  # from 10:12 to 11:12: the reservation is not session time
+    assert result["total_time"] == Decimal("1.2")  # end - start: 10:00 to 11:12, reservation too
     assert [line["dimension"] for line in result["lines"]] == [
         "FLAT",
         "RESERVATION_TIME",

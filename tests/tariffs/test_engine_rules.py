@@ -377,7 +377,42 @@ def test_i_reservation_elements_price_only_the_reservation() -> None:
     assert rounded(reserved.total_reservation_cost) == ("3.00", "3.00")
     assert reserved.total_time_cost.excl_vat == 1
     assert reserved.total_reservation_time * 60 == pytest.approx(20)
-    assert reserved.total_time == 1  # the reservation is not session time
+    # total_time runs from the session's start (the reservation's) to its end.
+    assert close(reserved.total_time * 60, "80")
+
+
+def test_total_time_is_end_minus_start_with_a_reservation_before_charging_and_parking() -> None:
+    # Reserved 15 min, charged 45 min, parked 30 min: the CDR starts when the reservation was
+    # made and ends when the car left, 1 h 30 min later. TIME alone adds up to 0.75 h.
+    spec = tariff(
+        element(component("TIME", "5.00"), reservation="RESERVATION"),
+        element(component("ENERGY", "0.30"), component("PARKING_TIME", "2.00")),
+    )
+    sess = session(
+        "2024-03-04 10:00",
+        75,
+        period(0, kwh=12),
+        period(45, parking_min=30),
+        reservation_min=15,
+    )
+    assert sess.end - sess.start == timedelta(minutes=90)
+
+    result = price_session(spec, sess)
+
+    assert result.total_time == Decimal("1.5")
+    assert result.total_parking_time == Decimal("0.5")  # the sum of PARKING_TIME, as before
+    assert result.total_reservation_time == Decimal("0.25")
+    assert rounded(result.total_reservation_cost) == ("1.25", "1.25")
+
+
+def test_total_time_is_end_minus_start_even_when_the_periods_start_later() -> None:
+    sess = SessionInput(
+        start=_T0,
+        end=_T0 + timedelta(hours=2),
+        periods=(PeriodInput(_T0 + timedelta(minutes=30), {"TIME": Decimal("1.5")}),),
+        time_zone="UTC",
+    )
+    assert price_session(tariff(element(component("TIME", "1.00"))), sess).total_time == 2
 
 
 def test_i_an_expired_reservation_is_inferred_from_the_periods() -> None:

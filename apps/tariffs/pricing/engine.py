@@ -480,7 +480,7 @@ class _Pricing:
             total_parking_cost=groups[CostGroup.PARKING],
             total_reservation_cost=groups[CostGroup.RESERVATION],
             total_energy=sum((p.volume(Dimension.ENERGY) for p in periods), ZERO),
-            total_time=self._session_time(periods),
+            total_time=self._session_time(),
             total_parking_time=sum((p.volume(Dimension.PARKING_TIME) for p in periods), ZERO),
             total_reservation_time=reservation_time,
             uncapped_cost=uncapped,
@@ -489,17 +489,12 @@ class _Pricing:
             notes=tuple(self.notes),
         )
 
-    def _session_time(self, periods: Sequence[PeriodInput]) -> Decimal:
-        """Hours from the first period with charging or parking to the end: a reservation
-        before the session is not session time (OCPI total_time)."""
-        for index, period in enumerate(periods):
-            reserved = period.volume(Dimension.RESERVATION_TIME)
-            if reserved > 0 and not any(period.volume(d) != 0 for d in _CHARGING):
-                continue
-            seconds = _seconds(self.session.end - period.start)
-            later = sum((p.volume(Dimension.RESERVATION_TIME) for p in periods[index:]), ZERO)
-            return max(seconds / _HOUR - later, ZERO) if later else seconds / _HOUR
-        return ZERO
+    def _session_time(self) -> Decimal:
+        """OCPI ``total_time``: the hours from the session's start to its end, charging and not
+        charging alike. A reservation before charging is part of it (the CDR's start is then
+        the reservation's start), so total_time is always end_date_time - start_date_time;
+        ``total_reservation_time`` says how much of it was reserved."""
+        return _seconds(self.session.end - self.session.start) / _HOUR
 
     def _clamp(
         self, value: Decimal, label: str, low: Decimal | None, high: Decimal | None
