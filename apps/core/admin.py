@@ -28,7 +28,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from apps.core.fields import AMOUNT_DECIMALS, AMOUNT_DIGITS
-from apps.core.models import AuditLogEntry
+from apps.core.models import AuditLogEntry, JobFailure
 from apps.core.money import format_money
 
 EMPTY = "—"
@@ -430,3 +430,15 @@ class AuditLogEntryAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, OpsModelAdmin
         except NoReverseMatch:
             return obj.object_id
         return format_html('<a href="{}">{}</a>', url, obj.object_id)
+
+
+@admin.register(JobFailure)
+class JobFailureAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, OpsModelAdmin):
+    list_display = ("created_at", "task", "short_error")
+    list_filter = ("task", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("task", "error")
+    fields = ("created_at", "task", "arguments", "error", "traceback")
+
+    @admin.display(description="error")
+    def short_error(self, obj: JobFailure) -> str:
+        return obj.error[:120] + ("…" if len(obj.error) > 120 else "")

@@ -9,11 +9,19 @@ oldest part of a log file that outgrew its cap. Every pass looks at a bounded nu
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from apps.core.models import JobFailure
+
+logger = logging.getLogger(__name__)
 
 #: Files one pass looks at per folder (a pass runs every few minutes).
 SCAN_LIMIT = 20_000
@@ -91,3 +99,40 @@ def var_prune(*, now: float | None = None) -> dict[str, int]:
         for path in sorted(log_dir.glob("*.log"))[:100]:
             counts["logs_trimmed"] += log_trim(path)
     return counts
+
+
+# -- job failures ------------------------------------------------------------------------------
+def job_failure_record(*, task: str, arguments: str, error: str, traceback: str = "") -> None:
+    """Keep a failed job's reason where operators look; never raises (it runs in a worker's
+    failure handler, possibly with the database being the reason of the failure)."""
+    try:
+        JobFailure.objects.create(
+            task=task[:200],
+            arguments=arguments[:500],
+            error=error[:5000],
+            traceback=traceback[-20000:],
+        )
+    except Exception:
+        logger.exception("could not record the failure of %s", task)
+
+
+def job_failures_prune() -> int:
+    cutoff = timezone.now() - timedelta(days=settings.OCPI_EXCHANGE_LOG_RETENTION_DAYS)
+    deleted, _ = JobFailure.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+def job_failures_summary(*, days: int) -> list[dict[str, object]]:
+    """Per task, the failures of the last ``days``: count, last time and last reason."""
+    since = timezone.now() - timedelta(days=days)
+    rows = (
+        JobFailure.objects.filter(created_at__gte=since)
+        .values("task")
+        .annotate(count=Count("pk"), last_at=Max("created_at"))
+        .order_by("-last_at")[:50]
+    )
+    summary = []
+    for row in rows:
+        last = JobFailure.objects.filter(task=row["task"]).order_by("-created_at").first()
+        summary.append({**row, "last_error": last.error if last else ""})
+    return summary

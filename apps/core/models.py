@@ -68,3 +68,22 @@ class TaskSchedule(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class JobFailure(models.Model):
+    """A background job that raised, with its reason: shown on the Health page and in the admin
+    so that an exception in a worker is never a silent "0 failures". Pruned after
+    OCPI_EXCHANGE_LOG_RETENTION_DAYS like the exchange log."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    task = models.CharField(max_length=200, db_index=True)
+    arguments = models.CharField(max_length=500, blank=True)
+    error = models.TextField()
+    traceback = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "background job failure"
+
+    def __str__(self) -> str:
+        return f"{self.task}: {self.error[:80]}"

@@ -642,12 +642,16 @@ class OcpiConnectionAdmin(PartnerConnectionAdmin):
             for health in item.modules:
                 health.chart = mark_safe(sparkline(health.daily))  # type: ignore[attr-defined]  # noqa: S308 (numbers only)
                 health.sync_lag_text = format_duration(health.sync_lag)  # type: ignore[attr-defined]
+        from apps.core.housekeeping import job_failures_summary
+
         return self._page(
             request,
             "admin/ocpi/health.html",
             "Partner health",
             overview=overview,
             days=days,
+            job_failures=job_failures_summary(days=days),
+            job_failures_url=reverse("admin:core_jobfailure_changelist"),
         )
 
     def _url(self, name: str, *args: Any) -> str:

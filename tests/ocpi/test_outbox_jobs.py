@@ -9,10 +9,12 @@ gives it) and run real workers.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.test import override_settings
 
@@ -250,3 +252,24 @@ def test_with_thousands_queued_a_new_partners_initial_load_arrives_promptly(
         # The partner that is down was tried once, not 1,000 times.
         assert OutboundDelivery.objects.filter(connection=down, attempts__gt=0).count() == 1
         assert PartnerConnection.objects.get(pk=down.pk).status == ConnectionStatus.CONNECTED
+
+
+def test_the_connection_command_pauses_and_resuming_wakes_the_pushes(
+    ocpi_peer: OcpiPeer, empty_queues: None
+) -> None:
+    connection = emsp_connection(ocpi_peer)
+    out = io.StringIO()
+    call_command("ocpi_connection", str(connection.pk), "pause-pushes", stdout=out)
+    assert "pushes paused" in out.getvalue()
+    final_cdr()
+    assert broker_queue_length() == 0
+    out = io.StringIO()
+    call_command("ocpi_connection", str(connection.pk), "resume-pushes", stdout=out)
+    assert "pushes on | 1 pending, 0 dead" in out.getvalue()
+    assert broker_queue_length() == 1
+    with pytest.raises(CommandError, match="not paused"):
+        call_command("ocpi_connection", str(connection.pk), "resume-pushes")
+    PartnerConnection.objects.filter(pk=connection.pk).update(version="2.1.1")
+    out = io.StringIO()
+    call_command("ocpi_connection", stdout=out)
+    assert "NOT WORKING: no adapter for OCPI 2.1.1" in out.getvalue()
