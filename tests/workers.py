@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from config.broker import filesystem_transport_options
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -114,18 +116,8 @@ def broker(kind: str) -> Iterator[dict[str, str]]:
         options: dict[str, object] = {"visibility_timeout": 3600}
         env = {"REDIS_URL": settings.REDIS_URL}
     else:
-        folder = Path(settings.VAR_DIR) / "celery"
-        for sub in ("queue", "processed", "results", "control"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
         url = "filesystem://"
-        options = {
-            "data_folder_in": str(folder / "queue"),
-            "data_folder_out": str(folder / "queue"),
-            "processed_folder": str(folder / "processed"),
-            "control_folder": str(folder / "control"),
-            "store_processed": False,
-            "polling_interval": 0.2,
-        }
+        options = filesystem_transport_options(Path(settings.VAR_DIR) / "celery")
         env = {"REDIS_URL": ""}
     saved = (app.conf.broker_url, app.conf.broker_transport_options)
     app.conf.broker_url, app.conf.broker_transport_options = url, options

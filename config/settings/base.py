@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from config.broker import filesystem_transport_options
 from config.env import env_bool, env_float, env_int, env_list, env_match, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -274,17 +275,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CELERY_BROKER_URL = "filesystem://"
     CELERY_RESULT_BACKEND = f"file://{CELERY_FILESYSTEM_DIR / 'results'}"
-    for _sub in ("queue", "processed", "results", "control"):
-        (CELERY_FILESYSTEM_DIR / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(CELERY_FILESYSTEM_DIR / "queue"),
-        "data_folder_out": str(CELERY_FILESYSTEM_DIR / "queue"),
-        "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
-        "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
-        "store_processed": False,
-        # How often an idle worker looks at the folder (kombu's default is 1 s).
-        "polling_interval": 0.2,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_transport_options(CELERY_FILESYSTEM_DIR)
     # Remote control and events are broadcasts (fanout): on the filesystem transport each one
     # becomes a file per bound queue, and the queues of workers that stopped stay bound, so
     # their files pile up for ever. The embedded default does without them.

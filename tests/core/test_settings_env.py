@@ -36,16 +36,18 @@ def test_readers_parse_and_reject(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env_match("X_UNSET", "NL", r"[A-Z]{2}", what="a code") == "NL"
 
 
-def _boot(**env: str) -> subprocess.CompletedProcess[str]:
-    """Load the production settings in a fresh interpreter with exactly these variables."""
+def _boot(
+    *, show: str = "settings.DATABASES['default']['ENGINE'], settings.CELERY_BROKER_URL", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Load the production settings in a fresh interpreter with exactly these variables, and
+    print ``show`` (expressions over ``settings``)."""
     clean = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
     clean.update(env, DJANGO_SETTINGS_MODULE="config.settings.base")
     return subprocess.run(
         [
             sys.executable,
             "-c",
-            "import django; django.setup(); from django.conf import settings;"
-            " print(settings.DATABASES['default']['ENGINE'], settings.CELERY_BROKER_URL)",
+            f"import django; django.setup(); from django.conf import settings; print({show})",
         ],
         cwd=ROOT,
         env=clean,
@@ -101,22 +103,7 @@ def test_bad_environment_fails_fast(override: dict[str, str], message: str, tmp_
 
 def _setting(name: str, **env: str) -> str:
     """A setting's value in a fresh interpreter with exactly these variables."""
-    clean = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
-    clean.update(env, DJANGO_SETTINGS_MODULE="config.settings.base")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            f"import django; django.setup(); from django.conf import settings;"
-            f" print(settings.{name})",
-        ],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _boot(show=f"settings.{name}", **env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 

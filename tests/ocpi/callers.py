@@ -113,3 +113,14 @@ def partner_caller(
     connection.represented_parties.set(parties)
     token = connection_issue_token(connection=connection, registration=False)
     return Caller(connection=connection, token=token, parties=parties)
+
+
+def emsp_calling(us: Party, *, country_code: str = "DE", party_id: str = "TNM") -> Caller:
+    """An eMSP partner on OCPI 2.2.1 that calls ``us`` and takes our pushes and command results
+    (we hold a token for it): the spec's example token belongs to DE*TNM."""
+    caller = partner_caller("EMSP", country_code=country_code, party_id=party_id)
+    caller.connection.set_send_token("their-token")
+    caller.connection.version = "2.2.1"
+    caller.connection.save()
+    caller.to = us
+    return caller

@@ -12,7 +12,7 @@ from apps.commands.enums import CommandDirection, CommandResultType
 from apps.commands.models import Command
 from apps.ocpi.tasks import deliver
 from tests.factories.commands import charging_site, start_session_body
-from tests.ocpi.callers import own_party, partner_caller
+from tests.ocpi.callers import emsp_calling, own_party
 from tests.ocpi.httpserver import OcpiPeer
 from tests.workers import CeleryWorker, broker_purge, broker_queue_length
 
@@ -27,11 +27,7 @@ def test_a_start_session_is_executed_within_seconds_behind_a_bulk_backlog(
     ocpi_peer: OcpiPeer,
 ) -> None:
     us = own_party("CPO")
-    caller = partner_caller("EMSP", country_code="DE", party_id="TNM")
-    caller.connection.set_send_token("their-token")
-    caller.connection.version = "2.2.1"
-    caller.connection.save()
-    caller.to = us
+    caller = emsp_calling(us)
     charging_site(us)
     broker_purge()
     # The backlog the demo seed used to queue: one bulk job per recorded delivery.

@@ -37,7 +37,7 @@ from tests.factories.commands import (
     start_session_body,
     token_example,
 )
-from tests.ocpi.callers import Caller, own_party, partner_caller
+from tests.ocpi.callers import Caller, emsp_calling, own_party
 from tests.ocpi.httpserver import OcpiPeer, Reply, envelope
 
 pytestmark = pytest.mark.django_db
@@ -69,11 +69,7 @@ class Cpo:
 @pytest.fixture
 def cpo(ocpi_peer: OcpiPeer, django_capture_on_commit_callbacks: Capture) -> Iterator[Cpo]:
     us = own_party("CPO")
-    caller = partner_caller("EMSP", country_code="DE", party_id="TNM")
-    caller.connection.set_send_token("their-token")
-    caller.connection.version = "2.2.1"
-    caller.connection.save()
-    caller.to = us
+    caller = emsp_calling(us)
     with override_settings(OCPI_OUTBOUND_ALLOW_LOCAL=True, COMMANDS_RESULT_TIMEOUT=30):
         yield Cpo(us, caller, charging_site(us), ocpi_peer, django_capture_on_commit_callbacks)
 
