@@ -98,10 +98,20 @@ class Browser:
             ) from None
 
     def wait_for_page(self) -> None:
-        self.wait(
-            "the page to load",
-            lambda d: d.execute_script("return document.readyState") == "complete",
-        )
+        """Until a document that is not the one marked by ``click_and_load`` has loaded."""
+        from selenium.common.exceptions import WebDriverException
+
+        def loaded(driver: WebDriver) -> bool:
+            try:
+                return bool(
+                    driver.execute_script(
+                        "return !window.roamdeskOldPage && document.readyState === 'complete'"
+                    )
+                )
+            except WebDriverException:  # between two documents
+                return False
+
+        self.wait("the page to load", loaded)
 
     def find(self, css: str) -> WebElement:
         from selenium.webdriver.common.by import By
@@ -135,11 +145,13 @@ class Browser:
         element.send_keys(value)
 
     def click_and_load(self, element: WebElement) -> None:
-        """Click something that opens another page; wait until the old page is gone."""
-        from selenium.webdriver.support import expected_conditions as ec
+        """Click something that opens another page; wait until the next one has loaded.
 
+        The old document is marked, not watched through the element: asking Chromium about an
+        element while its document goes away sometimes answers with an inspector error instead
+        of "stale element"."""
+        self.driver.execute_script("window.roamdeskOldPage = true")
         element.click()
-        self.wait("the next page", ec.staleness_of(element))
         self.wait_for_page()
 
     def text(self, css: str = "body") -> str:
