@@ -122,6 +122,8 @@ OCPI_DELIVERY_MAX_ATTEMPTS = env_int("OCPI_DELIVERY_MAX_ATTEMPTS", 12, minimum=1
 OCPI_DELIVERY_BACKOFF_BASE = env_float("OCPI_DELIVERY_BACKOFF_BASE", 5.0, minimum=0.01)
 OCPI_DELIVERY_BACKOFF_MAX = env_float("OCPI_DELIVERY_BACKOFF_MAX", 3600.0, minimum=0.01)
 OCPI_DELIVERY_BATCH = env_int("OCPI_DELIVERY_BATCH", 50, minimum=1)
+# How long one deliver job sends before it makes way for the other connections' jobs.
+OCPI_DELIVERY_JOB_SECONDS = env_float("OCPI_DELIVERY_JOB_SECONDS", 20.0, minimum=0.1)
 # Waits up to this long are re-enqueued in the broker; longer ones wait in the database for the
 # periodic sweep.
 OCPI_DELIVERY_SHORT_WAIT = env_float("OCPI_DELIVERY_SHORT_WAIT", 10.0, minimum=0)

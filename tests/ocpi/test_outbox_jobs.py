@@ -23,6 +23,7 @@ from apps.core.models import TaskSchedule
 from apps.ocpi.models import DeliveryStatus, OutboundDelivery
 from apps.ocpi.services.delivery import (
     connection_push_all,
+    deliveries_continue,
     deliveries_run,
     deliveries_sweep_enqueue,
     delivery_record,
@@ -273,3 +274,22 @@ def test_the_connection_command_pauses_and_resuming_wakes_the_pushes(
     out = io.StringIO()
     call_command("ocpi_connection", stdout=out)
     assert "NOT WORKING: no adapter for OCPI 2.1.1" in out.getvalue()
+
+
+def test_a_job_that_used_its_time_gives_the_rest_back_and_queues_behind_the_others(
+    ocpi_peer: OcpiPeer, empty_queues: None
+) -> None:
+    connection = emsp_connection(ocpi_peer)
+    ocpi_peer.handler = stores_and_locates
+    with transaction.atomic():
+        for _ in range(5):
+            final_cdr()
+    broker_purge()
+    TaskSchedule.objects.update(due_at=None, expires_at=None)
+    report = deliveries_run(connection_id=connection.pk, lane="bulk", max_seconds=0)
+    assert (report.claimed, report.delivered, report.more) == (1, 1, True)
+    rest = OutboundDelivery.objects.filter(status=DeliveryStatus.PENDING)
+    assert rest.count() == 4
+    assert set(rest.values_list("attempts", "claim_token")) == {(0, "")}
+    assert deliveries_continue(connection.pk, "bulk", report)  # its continuation is queued
+    assert broker_queue_length() == 1

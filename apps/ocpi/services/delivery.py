@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -839,12 +840,21 @@ def _deliverable(connection_id: int | None) -> Q:
 
 
 def deliveries_run(
-    *, connection_id: int | None = None, lane: str | None = None, max_batches: int = 20
+    *,
+    connection_id: int | None = None,
+    lane: str | None = None,
+    max_batches: int = 20,
+    max_seconds: float | None = None,
 ) -> RunReport:
-    """Send what is due (for one connection and lane, or all), ``max_batches`` claims at most.
+    """Send what is due (for one connection and lane, or all): ``max_batches`` claims and
+    ``max_seconds`` (OCPI_DELIVERY_JOB_SECONDS) at most. A job that used up its time gives the
+    rest of its batch back and reports ``more``: its next job queues behind the other
+    connections' jobs, so one big or slow partner never holds the workers.
 
     ``next_due_in`` counts only rows this lane can send later: none for a paused or
     disconnected connection, so its job ends instead of coming back (resuming wakes it)."""
+    budget = settings.OCPI_DELIVERY_JOB_SECONDS if max_seconds is None else max_seconds
+    deadline = time.monotonic() + budget
     claimed = delivered = 0
     more = False
     for batch in range(max_batches):
@@ -853,17 +863,21 @@ def deliveries_run(
         if not ids:
             break
         claimed += len(ids)
-        unreachable = None
+        stop = False
         for index, delivery_id in enumerate(ids):
             status, outcome = _attempt(delivery_id, token)
             if status == DeliveryStatus.DELIVERED:
                 delivered += 1
             elif outcome is not None and outcome.unreachable and status == DeliveryStatus.PENDING:
-                unreachable = delivery_id
                 _hold_behind(delivery_id, token, ids[index + 1 :], lane)
+                stop, more = True, False
                 break
-        if unreachable is not None:
-            more = False
+            if time.monotonic() >= deadline:
+                rest = ids[index + 1 :]
+                claimed -= _release(rest, token)
+                stop, more = True, True
+                break
+        if stop:
             break
         more = batch == max_batches - 1
     pending = OutboundDelivery.objects.filter(
@@ -875,6 +889,13 @@ def deliveries_run(
     nxt = pending.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
     next_due_in = max((nxt - timezone.now()).total_seconds(), 0.0) if nxt else None
     return RunReport(claimed=claimed, delivered=delivered, next_due_in=next_due_in, more=more)
+
+
+def _release(ids: list[int], claim_token: str) -> int:
+    """Give claimed rows back unsent (no attempt counted); returns how many."""
+    return OutboundDelivery.objects.filter(
+        pk__in=ids, status=DeliveryStatus.IN_FLIGHT, claim_token=claim_token
+    ).update(status=DeliveryStatus.PENDING, lease_expires_at=None, claim_token="")
 
 
 def _hold_behind(failed_id: int, claim_token: str, rest: list[int], lane: str | None) -> None:
@@ -889,14 +910,7 @@ def _hold_behind(failed_id: int, claim_token: str, rest: list[int], lane: str | 
     if row is None:
         return
     retry_at = row["next_attempt_at"]
-    OutboundDelivery.objects.filter(
-        pk__in=rest, status=DeliveryStatus.IN_FLIGHT, claim_token=claim_token
-    ).update(
-        status=DeliveryStatus.PENDING,
-        lease_expires_at=None,
-        claim_token="",
-        next_attempt_at=retry_at,
-    )
+    _release(rest, claim_token)
     waiting = OutboundDelivery.objects.filter(
         connection_id=row["connection_id"],
         status=DeliveryStatus.PENDING,
