@@ -446,6 +446,9 @@ class CdrAdmin(LargeTableAdminMixin, ImmutableObjectAdminMixin, NoAddAdminMixin,
     def totals_check(self, obj: Cdr) -> str:
         if obj.pk is None:
             return EMPTY
+        if not obj.cost_lines.exists():
+            # OCPI CDRs carry totals, not our cost lines: there is nothing to add up.
+            return "No cost lines (a CDR as a partner sent it carries its totals only)."
         problems = cdr_cost_mismatches(cdr=obj)
         if not problems:
             return "Cost lines add up to the totals."

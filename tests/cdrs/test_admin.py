@@ -247,3 +247,13 @@ def test_list_action_leads_to_the_reason_page_for_one_cdr(staff_client: Client) 
     assert response.status_code == 302
     assert "each credit CDR needs its own reason" in texts(response)[0]
     assert not Cdr.objects.filter(credit=True).exists()
+
+
+def test_a_cdr_without_cost_lines_is_not_said_to_add_up_to_zero(staff_client: Client) -> None:
+    """A partner's CDR carries totals only; 'lines add up to 0' read as a mismatch."""
+    cdr = CdrFactory.create(
+        total_cost_excl_vat=Decimal("9.00"), total_cost_incl_vat=Decimal("9.90")
+    )
+    page = staff_client.get(reverse("admin:cdrs_cdr_change", args=[cdr.pk])).content.decode()
+    assert "No cost lines (a CDR as a partner sent it carries its totals only)." in page
+    assert "lines add up to 0" not in page
