@@ -206,7 +206,7 @@ class PartnerConnection(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.partner.name} / {self.name}"
+        return f"{self.partner.name} / {self.name}" if self.name else self.partner.name
 
     # -- tokens ------------------------------------------------------------------------------
     def set_issued_token(

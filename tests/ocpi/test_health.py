@@ -167,3 +167,10 @@ def test_the_reason_of_sync_failures_is_at_hand(staff_client: Client) -> None:
     assert (locations.sync_failures, locations.sync_last_error) == (3, "HTTP 503 from partner")
     page = staff_client.get(reverse("admin:partners_partnerconnection_health")).content.decode()
     assert 'title="last error: HTTP 503 from partner"' in page
+
+
+def test_a_connection_without_a_name_is_called_by_its_partner() -> None:
+    named = ConnectionFactory.create(name="production")
+    unnamed = ConnectionFactory.create(name="")
+    assert str(named) == f"{named.partner.name} / production"
+    assert str(unnamed) == unnamed.partner.name
