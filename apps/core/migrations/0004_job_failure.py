@@ -5,25 +5,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0003_task_schedule'),
+        ("core", "0003_task_schedule"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='JobFailure',
+            name="JobFailure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('task', models.CharField(db_index=True, max_length=200)),
-                ('arguments', models.CharField(blank=True, max_length=500)),
-                ('error', models.TextField()),
-                ('traceback', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("task", models.CharField(db_index=True, max_length=200)),
+                ("arguments", models.CharField(blank=True, max_length=500)),
+                ("error", models.TextField()),
+                ("traceback", models.TextField(blank=True)),
             ],
             options={
-                'verbose_name': 'background job failure',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "background job failure",
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]
