@@ -96,12 +96,7 @@ def test_register_with_a_partner_platform_and_see_its_health(
     browser: Browser, operator: str, us: str, peer_platform: PeerPlatform
 ) -> None:
     peer = peer_platform
-    invite = peer.python(
-        "from apps.ocpi.services.handshake import connection_invite, our_versions_url\n"
-        "from apps.partners.models import Partner\n"
-        "c, t = connection_invite(partner=Partner.objects.create(name='roamdesk NL'))\n"
-        "result = {'id': c.pk, 'token_a': t, 'versions_url': our_versions_url()}"
-    )
+    invite = peer.invite("roamdesk NL")
     browser.log_in(operator, PASSWORD)
     open_connections(browser)
     browser.click_and_load(browser.find("#register-with-partner"))

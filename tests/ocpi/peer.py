@@ -74,6 +74,16 @@ class PeerPlatform:
         line = next(ln for ln in reversed(output.splitlines()) if ln.startswith("@@"))
         return json.loads(line[2:])
 
+    def invite(self, partner_name: str) -> dict[str, Any]:
+        """The peer invites a partner: its connection id, token A and versions URL."""
+        invite: dict[str, Any] = self.python(
+            "from apps.ocpi.services.handshake import connection_invite, our_versions_url\n"
+            "from apps.partners.models import Partner\n"
+            f"c, t = connection_invite(partner=Partner.objects.create(name={partner_name!r}))\n"
+            "result = {'id': c.pk, 'token_a': t, 'versions_url': our_versions_url()}"
+        )
+        return invite
+
     def connection_state(self, connection_id: int) -> dict[str, Any]:
         state: dict[str, Any] = self.python(
             "from apps.partners.models import PartnerConnection as C\n"

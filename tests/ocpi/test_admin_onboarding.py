@@ -154,12 +154,7 @@ def test_register_rotate_suspend_resume_unregister_with_a_peer(
     us: str, peer_platform: PeerPlatform, staff_client: Client
 ) -> None:
     peer = peer_platform
-    invite = peer.python(
-        "from apps.ocpi.services.handshake import connection_invite, our_versions_url\n"
-        "from apps.partners.models import Partner\n"
-        "c, t = connection_invite(partner=Partner.objects.create(name='roamdesk NL'))\n"
-        "result = {'id': c.pk, 'token_a': t, 'versions_url': our_versions_url()}"
-    )
+    invite = peer.invite("roamdesk NL")
     form = staff_client.get(admin_url("register"))
     assert form.status_code == 200
     assert 'type="password" name="token_a"' in form.content.decode()
