@@ -23,7 +23,7 @@ from apps.core.services import Actor, audit_log_record
 from apps.ocpi.adapters.base import Adapter, CredentialsInfo, EndpointInfo, PartyRole
 from apps.ocpi.adapters.registry import get_adapter, supported_versions, version_key
 from apps.ocpi.common.client import OcpiCallError, OcpiClient, OcpiTransportError
-from apps.ocpi.common.errors import OcpiError
+from apps.ocpi.common.errors import OcpiError, Unauthorized
 from apps.ocpi.common.status import OcpiStatus
 from apps.ocpi.versions import STANDARD_PROFILE
 from apps.partners.enums import ConnectionStatus
@@ -223,6 +223,8 @@ def credentials_accept(
             connection=connection,
         )
         with transaction.atomic():
+            if not update:
+                _registration_token_spend(connection)
             _store_peer(connection, credentials=credentials, version=chosen, endpoints=endpoints)
             token_c = connection_issue_token(
                 connection=connection, registration=False, actor=f"partner:{connection}"
@@ -237,6 +239,26 @@ def credentials_accept(
         connection_record_error(connection=connection, message=exc.message)
         raise OcpiError(exc.message, status_code=exc.ocpi_status) from exc
     return token_c
+
+
+def _registration_token_spend(connection: PartnerConnection) -> None:
+    """Use up token A, or raise 401 if a concurrent registration already did.
+
+    Concurrent POSTs with one token A all pass authentication and fetch the partner's endpoints
+    (no transaction may be open during those calls), so the token is spent here, first thing in
+    the transaction that stores the registration: a conditional UPDATE on the token A we
+    authenticated with. PostgreSQL makes a second UPDATE wait for the first transaction and then
+    re-check the condition; SQLite runs these transactions one after the other (IMMEDIATE). Either
+    way one request changes the row and the others find zero rows and roll back before storing
+    anything.
+    """
+    spent = PartnerConnection.objects.filter(
+        pk=connection.pk,
+        issued_token_hash=connection.issued_token_hash,
+        issued_token_is_registration=True,
+    ).update(issued_token_hash=None, issued_token_is_registration=False, updated_at=timezone.now())
+    if not spent:
+        raise Unauthorized("this registration token (token A) has already been used")
 
 
 def credentials_delete(*, connection: PartnerConnection) -> None:
