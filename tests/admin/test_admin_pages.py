@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.db import connection
@@ -38,6 +39,12 @@ REGISTERED: list[type[Model]] = sorted(
 )
 SAMPLES: dict[type[Model], Callable[[], Model]] = {
     Group: lambda: Group.objects.create(name="operations"),
+    AccessAttempt: lambda: AccessAttempt.objects.create(
+        username="ops", ip_address="203.0.113.7", path_info="/admin/login/", failures_since_start=5
+    ),
+    AccessFailureLog: lambda: AccessFailureLog.objects.create(
+        username="ops", ip_address="203.0.113.7", path_info="/admin/login/", locked_out=True
+    ),
     ExchangeLogEntry: lambda: ExchangeLogEntry.objects.create(
         direction="IN",
         connection=PartnerConnection.objects.first(),
