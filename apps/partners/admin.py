@@ -112,13 +112,21 @@ class PartyAdmin(OpsModelAdmin):
         "reachability",
         "reachability_updated",
         "reachability_via",
+        "provisional",
     )
     fieldsets = (
         (None, {"fields": ("partner", ("country_code", "party_id"), "name", "roles")}),
         ("Business details", {"fields": ("website", "logo")}),
         (
             "Reachability (reported by a hub)",
-            {"fields": ("reachability", "reachability_updated", "reachability_via")},
+            {
+                "fields": (
+                    "reachability",
+                    "reachability_updated",
+                    "reachability_via",
+                    "provisional",
+                )
+            },
         ),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )

@@ -77,6 +77,11 @@ class Party(models.Model):
         related_name="+",
         help_text="The hub connection that reported it",
     )
+    provisional = models.BooleanField(
+        default=False,
+        help_text="Announced by a hub (HubClientInfo), not by the party's own credentials: the "
+        "first credentials exchange that lists this party claims it",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

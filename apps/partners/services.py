@@ -171,11 +171,18 @@ def party_reachability_record(
 ) -> Upserted[Party]:
     """Record what a hub says about a party's connection state (HubClientInfo).
 
-    A party the hub announces that we do not know yet is created under the hub's partner, and
-    the hub connection may speak for every party of its own partner: that is how a hub tells us
-    whom it routes for. A party we know through another partner keeps its owner and only gets
-    the reported state. A report older than the one we hold is ignored.
+    A hub reports only on parties it represents. A party we do not know yet is created under
+    the hub's partner, *provisionally*: the hub connection may speak for it (that is how a hub
+    tells us whom it routes for), but the hub has only said so, the party never exchanged
+    credentials with us. The first credentials exchange that lists the party claims it (see the
+    handshake), so a hub cannot squat a party code ahead of the party's own registration.
+
+    Refused with ``DomainError``, changing nothing: our own parties (code ``PARTY_OWN``), and a
+    known party the hub neither represents nor provisionally holds for its partner
+    (``PARTY_NOT_REPRESENTED``, e.g. a party registered with us directly). A report older than
+    the one we hold is ignored.
     """
+    code = f"{country_code.upper()}*{party_id.upper()}"
     with transaction.atomic():
         party = (
             Party.objects.select_for_update()
@@ -189,7 +196,16 @@ def party_reachability_record(
                 country_code=country_code,
                 party_id=party_id,
                 roles=[role],
-                name=f"{country_code.upper()}*{party_id.upper()}",
+                name=code,
+                provisional=True,
+            )
+        elif party.is_own:
+            raise DomainError(
+                f"party {code} is one of our own: a hub cannot report on it", code="PARTY_OWN"
+            )
+        elif not _hub_reports_on(connection, party):
+            raise DomainError(
+                f"party {code} is not one this hub represents", code="PARTY_NOT_REPRESENTED"
             )
         elif is_stale(last_updated, party.reachability_updated):
             return Upserted(Outcome.STALE, party)
@@ -213,3 +229,45 @@ def party_reachability_record(
 
 
 _REACHABILITY_FIELDS = ["roles", "reachability", "reachability_updated"]
+
+
+def _hub_reports_on(connection: PartnerConnection, party: Party) -> bool:
+    # A provisional party of the hub's partner counts even when this connection no longer lists
+    # it: a credentials update of the hub resets its represented parties to its credentials roles.
+    return (party.provisional and party.partner_id == connection.partner_id) or (
+        connection.represented_parties.filter(pk=party.pk).exists()
+    )
+
+
+def party_claim(*, party: Party, connection: PartnerConnection, actor: Actor = None) -> Party:
+    """Hand a provisional party (one a hub announced) to the partner whose credentials list it.
+
+    The party's own credentials exchange outranks a hub's word: the party moves to the
+    registering partner, no connection of another partner speaks for it any more, and the
+    reachability the hub reported (which described the route through that hub) is cleared.
+    Raises ``DomainError`` unless the party is provisional. Call it inside the handshake's
+    transaction.
+    """
+    if not party.provisional:
+        raise DomainError(f"party {party.code} is not provisional", code="PARTY_NOT_PROVISIONAL")
+    before = model_snapshot(party, fields=_CLAIM_FIELDS)
+    party.partner = connection.partner
+    party.provisional = False
+    party.reachability = ""
+    party.reachability_updated = None
+    party.reachability_via = None
+    party.save()
+    PartnerConnection.represented_parties.through.objects.filter(party=party).exclude(
+        partnerconnection__partner=connection.partner
+    ).delete()
+    audit_log_record(
+        actor=actor,
+        action="party.claimed",
+        obj=party,
+        before=before,
+        after=model_snapshot(party, fields=_CLAIM_FIELDS),
+    )
+    return party
+
+
+_CLAIM_FIELDS = ["partner", "provisional", "reachability", "reachability_via"]

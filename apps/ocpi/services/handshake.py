@@ -28,7 +28,7 @@ from apps.ocpi.common.status import OcpiStatus
 from apps.ocpi.versions import STANDARD_PROFILE
 from apps.partners.enums import ConnectionStatus
 from apps.partners.models import Partner, PartnerConnection, Party
-from apps.partners.services import connection_issue_token
+from apps.partners.services import connection_issue_token, party_claim
 
 logger = logging.getLogger(__name__)
 
@@ -153,16 +153,20 @@ def _store_peer(
             )
     for (country, party_id), roles in _group_roles(credentials.roles).items():
         first = roles[0]
-        party, _ = Party.objects.get_or_create(
+        party, _ = Party.objects.select_for_update().get_or_create(
             country_code=country,
             party_id=party_id,
             defaults={"partner": connection.partner, "name": first.name, "roles": []},
         )
-        if party.partner_id != connection.partner_id:
+        if party.partner_id != connection.partner_id and party.provisional:
+            # Only a hub announced this party (HubClientInfo); its own credentials outrank that.
+            party_claim(party=party, connection=connection, actor=f"partner:{connection}")
+        elif party.partner_id != connection.partner_id:
             raise HandshakeError(
                 f"party {country}*{party_id} belongs to another partner",
                 ocpi_status=OcpiStatus.INVALID_PARAMETERS,
             )
+        party.provisional = False  # confirmed by a credentials exchange
         party.roles = sorted({r.role for r in roles})
         party.name = first.name
         party.website = first.website

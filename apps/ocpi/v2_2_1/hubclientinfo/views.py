@@ -1,7 +1,8 @@
 """HubClientInfo Receiver: a hub tells us which parties are reachable through it (spec 13).
 
 A configuration module: no routing headers. Only a connection that represents a HUB party may
-push, and a hub reads back only what it reported itself.
+push, only about parties it represents (never ours), and a hub reads back only what it reported
+itself.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import ClassVar
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.errors import DomainError
 from apps.ocpi.common.errors import NotFound, OcpiError
 from apps.ocpi.common.validation import identity_check
 from apps.ocpi.v2_2_1.views import ModuleView
@@ -46,14 +48,19 @@ class HubClientInfoView(ModuleView):
         self._require_hub()
         identity_check(request.data, {"country_code": country_code, "party_id": party_id})
         info = self.adapter.parse("client_info", request.data)
-        result = party_reachability_record(
-            connection=self.connection,
-            country_code=info.country_code,
-            party_id=info.party_id,
-            role=info.role,
-            status=info.status,
-            last_updated=info.last_updated,
-        )
+        try:
+            result = party_reachability_record(
+                connection=self.connection,
+                country_code=info.country_code,
+                party_id=info.party_id,
+                role=info.role,
+                status=info.status,
+                last_updated=info.last_updated,
+            )
+        except DomainError as exc:
+            # Our own parties and parties the hub does not represent: like a client-owned
+            # object URL naming a party that is not the caller's (spec 2.5: 404).
+            raise NotFound(exc.message) from exc
         return self.upserted(result)
 
     def _require_hub(self) -> None:
