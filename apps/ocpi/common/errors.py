@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db import InterfaceError, OperationalError
+
 from apps.ocpi.common.status import OcpiStatus
 
 
@@ -39,3 +41,24 @@ class NotFound(OcpiError):
 class MethodNotAllowed(OcpiError):
     def __init__(self, message: str) -> None:
         super().__init__(message, status_code=OcpiStatus.CLIENT_ERROR, http_status=405)
+
+
+#: Seconds a partner is asked to wait (``Retry-After``) when our database cannot be reached.
+UNAVAILABLE_RETRY_AFTER = 10
+
+
+def failure_of_ours(exc: BaseException) -> tuple[int, str, dict[str, str]]:
+    """HTTP status, message and headers for an error that is ours, not the caller's (OCPI 3000).
+
+    Our database unreachable (refused, dropped, locked) is HTTP 503 with ``Retry-After``: the
+    partner retries and succeeds as soon as it is back (connections are health-checked per
+    request, nothing to reset). Any other crash is HTTP 500. Neither is an HTTP 200: a partner's
+    client must see that nothing was stored.
+    """
+    if isinstance(exc, OperationalError | InterfaceError):
+        return (
+            503,
+            "temporarily unavailable (our database cannot be reached): retry later",
+            {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+        )
+    return 500, "internal server error", {}

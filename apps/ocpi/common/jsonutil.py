@@ -25,5 +25,9 @@ def dumps(data: Any) -> bytes:
 
 
 def loads(body: bytes | str) -> Any:
-    """Parse JSON with every non-integer number as ``Decimal``. Raises ``ValueError``."""
-    return simplejson.loads(body, use_decimal=True)
+    """Parse JSON with every non-integer number as ``Decimal``. Raises ``ValueError``, also
+    for JSON nested deeper than the parser's recursion allows (no OCPI object comes close)."""
+    try:
+        return simplejson.loads(body, use_decimal=True)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None

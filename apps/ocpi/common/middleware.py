@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.ocpi.common import jsonutil
 from apps.ocpi.common.envelope import envelope_response
+from apps.ocpi.common.errors import failure_of_ours
 from apps.ocpi.common.status import OcpiStatus
 from apps.ocpi.models import Direction
 from apps.ocpi.services.exchange_log import exchange_log_record
@@ -62,8 +63,9 @@ class OcpiMiddleware:
                 )  # fmt: skip
             elif status >= 500:
                 response = envelope_response(
-                    message="internal server error", status_code=OcpiStatus.SERVER_ERROR
-                )
+                    message="internal server error", http_status=500,
+                    status_code=OcpiStatus.SERVER_ERROR,
+                )  # fmt: skip
         response["X-Request-ID"] = request_id
         response["X-Correlation-ID"] = correlation_id
         try:
@@ -88,7 +90,11 @@ class OcpiMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not request.path.startswith(OCPI_PREFIX):
             return None
-        logger.exception("unhandled error on %s", request.path, exc_info=exception)
-        return envelope_response(
-            message="internal server error", status_code=OcpiStatus.SERVER_ERROR
+        http_status, message, headers = failure_of_ours(exception)
+        logger.error("unhandled error on %s", request.path, exc_info=exception)
+        response = envelope_response(
+            message=message, http_status=http_status, status_code=OcpiStatus.SERVER_ERROR
         )
+        for name, value in headers.items():
+            response[name] = value
+        return response

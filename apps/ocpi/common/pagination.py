@@ -25,6 +25,10 @@ from django.http import HttpRequest
 from apps.ocpi.common.errors import InvalidParameters
 from apps.ocpi.common.timestamps import InvalidTimestamp, format_ocpi_datetime, parse_ocpi_datetime
 
+#: The largest ``offset`` a database can skip (a signed 64-bit integer); a larger one is refused
+#: (2001) rather than sent to the database. ``limit`` needs no bound: it is capped by our maximum.
+OFFSET_MAX = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class PageRequest:
@@ -38,7 +42,7 @@ class PageRequest:
     def from_request(cls, request: HttpRequest, *, max_limit: int | None = None) -> PageRequest:
         cap = max_limit or settings.OCPI_PAGE_LIMIT_MAX
         params = request.GET
-        offset = _int(params.get("offset"), "offset", default=0, minimum=0)
+        offset = _int(params.get("offset"), "offset", default=0, minimum=0, maximum=OFFSET_MAX)
         limit = min(_int(params.get("limit"), "limit", default=cap, minimum=1), cap)
         date_from = _datetime(params.get("date_from"), "date_from")
         date_to = _datetime(params.get("date_to"), "date_to")
@@ -94,7 +98,9 @@ def paginate(
     return OcpiPage(objects=objects, total=total, request=page, base_url=base_url)
 
 
-def _int(value: str | None, name: str, *, default: int, minimum: int) -> int:
+def _int(
+    value: str | None, name: str, *, default: int, minimum: int, maximum: int | None = None
+) -> int:
     if value is None or value == "":
         return default
     try:
@@ -103,6 +109,8 @@ def _int(value: str | None, name: str, *, default: int, minimum: int) -> int:
         raise InvalidParameters(f"{name} must be an integer, got {value!r}") from None
     if number < minimum:
         raise InvalidParameters(f"{name} must be at least {minimum}")
+    if maximum is not None and number > maximum:
+        raise InvalidParameters(f"{name} must be at most {maximum}")
     return number
 
 

@@ -2,11 +2,89 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
 
+from apps.core.fields import AMOUNT_DECIMALS, AMOUNT_DIGITS
 from apps.ocpi.common.errors import InvalidParameters
+
+#: The largest magnitude of a number we accept anywhere in a body: what the canonical amount
+#: columns hold (14 integer digits, 10 decimals) once rounded to their decimals.
+NUMBER_MAX = Decimal(10) ** (AMOUNT_DIGITS - AMOUNT_DECIMALS) - Decimal(10) ** -AMOUNT_DECIMALS
+
+
+#: The longest id the spec allows in each URL segment that carries one (CDR ids 39: a credit
+#: CDR's; every other object id 36). ``country_code``/``party_id`` are fixed by the URL patterns.
+URL_ID_MAX_LENGTH = {
+    "cdr_id": 39,
+    "session_id": 36,
+    "location_id": 36,
+    "evse_uid": 36,
+    "connector_id": 36,
+    "tariff_id": 36,
+    "token_uid": 36,
+    "uid": 36,
+    "command": 36,
+}
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+
+
+def id_problem(value: str, max_length: int) -> str | None:
+    """Why ``value`` cannot be an object id, or None.
+
+    An id is a CiString (printable ASCII, at most ``max_length`` characters, spec §3.1) that
+    is also addressable: the spec puts ids in URL path segments (``…/{party_id}/{id}``), and a
+    ``/`` (even as ``%2F``, which servers decode before routing) or a segment of only ``.`` or
+    ``..`` (which clients resolve away) would point at another URL. Refusing those before
+    anything is stored means every id we accept can be answered in a ``Location`` and fetched.
+    """
+    if not value:
+        return "must not be empty"
+    if len(value) > max_length:
+        return f"must be at most {max_length} characters (got {len(value)})"
+    if not _PRINTABLE_ASCII.fullmatch(value):
+        return "must be printable ASCII (CiString: no control characters, no non-ASCII)"
+    if "/" in value:
+        return "must not contain '/' (an id is one URL path segment)"
+    if value in (".", ".."):
+        return "must not be '.' or '..' (an id is one URL path segment)"
+    return None
+
+
+def url_ids_check(kwargs: dict[str, Any]) -> None:
+    """The ids in a request's URL (its path segments) follow the same rule as those in bodies:
+    one that breaks it is answered 2001 naming the segment, before any lookup."""
+    for name, value in kwargs.items():
+        limit = URL_ID_MAX_LENGTH.get(name)
+        if limit is None or not isinstance(value, str):
+            continue
+        problem = id_problem(value, limit)
+        if problem:
+            raise InvalidParameters(f"{name} in the URL: {problem}")
+
+
+def _shape_problems(data: Any, path: str = "") -> list[str]:
+    """What no OCPI object holds, wherever it is: ``null`` as a list element (a list is absent,
+    empty or holds values) and numbers larger than we can store. Found before the serializers
+    run, so that no codec meets them."""
+    problems: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            problems += _shape_problems(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            if value is None:
+                problems.append(f"{path}[{index}]: a list element must not be null")
+            else:
+                problems += _shape_problems(value, f"{path}[{index}]")
+    elif isinstance(data, int | Decimal) and not isinstance(data, bool):
+        number = Decimal(data)
+        if number.is_finite() and abs(number) > NUMBER_MAX:
+            problems.append(f"{path}: {data} is out of range (at most {NUMBER_MAX:f} in magnitude)")
+    return problems
 
 
 def _flatten(errors: Any, prefix: str = "") -> list[str]:
@@ -42,6 +120,9 @@ def validated(
     """
     if not isinstance(data, dict):
         raise InvalidParameters("the request body must be a JSON object")
+    problems = _shape_problems(data)
+    if problems:
+        raise InvalidParameters("; ".join(problems[:10]))
     serializer = serializer_class(data=data, partial=partial)
     if not serializer.is_valid():
         raise InvalidParameters("; ".join(_flatten(serializer.errors)))

@@ -18,7 +18,7 @@ from apps.core.upsert import Upserted
 from apps.ocpi.adapters.registry import get_adapter
 from apps.ocpi.common.auth import authenticate
 from apps.ocpi.common.envelope import NO_DATA, OcpiJSONRenderer, envelope
-from apps.ocpi.common.errors import NotFound, OcpiError
+from apps.ocpi.common.errors import NotFound, OcpiError, failure_of_ours
 from apps.ocpi.common.pagination import paginate
 from apps.ocpi.common.parsers import OcpiJSONParser
 from apps.ocpi.common.routing import (
@@ -30,6 +30,7 @@ from apps.ocpi.common.routing import (
     routing_check,
 )
 from apps.ocpi.common.status import OcpiStatus
+from apps.ocpi.common.validation import url_ids_check
 from apps.partners.models import PartnerConnection, Party
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 def ocpi_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Every failure becomes an envelope with the HTTP status the spec prescribes."""
+    headers: dict[str, str] = {}
     if isinstance(exc, OcpiError):
         http_status, code, message = exc.http_status, exc.status_code, exc.message
     elif isinstance(exc, exceptions.ParseError):
@@ -50,11 +52,17 @@ def ocpi_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, exceptions.APIException):
         http_status, code, message = 200, OcpiStatus.CLIENT_ERROR, str(exc.detail)
     else:
-        logger.exception("unexpected error in an OCPI view")
-        http_status, code, message = 200, OcpiStatus.SERVER_ERROR, "internal server error"
+        http_status, message, headers = failure_of_ours(exc)
+        code = OcpiStatus.SERVER_ERROR
+        if http_status == 503:
+            logger.warning("OCPI %s: database unavailable: %s", context.get("view"), exc)
+        else:
+            logger.exception("unexpected error in an OCPI view")
     if http_status >= 400 or not OcpiStatus.is_success(code):
         logger.info("OCPI %s answered %s/%s: %s", context.get("view"), http_status, code, message)
-    return Response(envelope(status_code=code, message=message), status=http_status)
+    return Response(
+        envelope(status_code=code, message=message), status=http_status, headers=headers
+    )
 
 
 class OcpiView(APIView):
@@ -87,6 +95,7 @@ class OcpiView(APIView):
             allow_registration_token=self.allow_registration_token,
         )
         request._request.ocpi_connection = self.connection  # type: ignore[attr-defined]
+        url_ids_check(kwargs)
         if self.uses_routing_headers:
             self.routing = routing_check(
                 request._request,

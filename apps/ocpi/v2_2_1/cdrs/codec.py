@@ -24,7 +24,13 @@ from apps.charging_sessions.enums import AuthMethod, DimensionType
 from apps.locations.enums import ConnectorFormat, ConnectorStandard, PowerType
 from apps.ocpi.common.validation import validated
 from apps.ocpi.v2_2_1.codecs import codec
-from apps.ocpi.v2_2_1.fields import NumberField, OcpiDateTimeField
+from apps.ocpi.v2_2_1.fields import (
+    SIGNED_DIMENSIONS,
+    NumberField,
+    OcpiDateTimeField,
+    ocpi_id,
+    quantity_field,
+)
 from apps.ocpi.v2_2_1.render import compact, coordinate, number, price
 from apps.ocpi.v2_2_1.tariffs.codec import (
     COUNTRY_CODE,
@@ -54,7 +60,7 @@ COST_TOTALS = (
 class CdrTokenSerializer(serializers.Serializer[Any]):
     country_code = serializers.RegexField(COUNTRY_CODE)
     party_id = serializers.RegexField(PARTY_ID)
-    uid = cistring(36)
+    uid = ocpi_id(36)
     type = serializers.ChoiceField(TokenType.values)
     contract_id = cistring(36)
 
@@ -65,7 +71,7 @@ class GeoLocationSerializer(serializers.Serializer[Any]):
 
 
 class CdrLocationSerializer(serializers.Serializer[Any]):
-    id = cistring(36)
+    id = ocpi_id(36)
     name = string(255, required=False)
     address = string(255)  # the spec's CdrLocation says 45; Location's erratum says 255
     city = string(45)
@@ -73,9 +79,9 @@ class CdrLocationSerializer(serializers.Serializer[Any]):
     state = string(45, required=False)  # likewise 20 → 45
     country = serializers.RegexField(r"^[A-Za-z]{3}$")
     coordinates = GeoLocationSerializer()
-    evse_uid = cistring(36)
+    evse_uid = ocpi_id(36)
     evse_id = cistring(48)
-    connector_id = cistring(36)
+    connector_id = ocpi_id(36)
     connector_standard = serializers.ChoiceField(ConnectorStandard.values)
     connector_format = serializers.ChoiceField(ConnectorFormat.values)
     connector_power_type = serializers.ChoiceField(PowerType.values)
@@ -85,11 +91,18 @@ class CdrDimensionSerializer(serializers.Serializer[Any]):
     type = serializers.ChoiceField(DimensionType.values)
     volume = NumberField()
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["volume"] < 0 and attrs["type"] not in SIGNED_DIMENSIONS:
+            raise serializers.ValidationError(
+                {"volume": f"must not be negative for {attrs['type']}"}
+            )
+        return attrs
+
 
 class ChargingPeriodSerializer(serializers.Serializer[Any]):
     start_date_time = OcpiDateTimeField()
     dimensions = CdrDimensionSerializer(many=True, allow_empty=False)
-    tariff_id = cistring(36, required=False)
+    tariff_id = ocpi_id(36, required=False)
 
     def validate_dimensions(self, dimensions: list[dict[str, Any]]) -> list[dict[str, Any]]:
         seen: set[str] = set()
@@ -117,10 +130,10 @@ class SignedDataSerializer(serializers.Serializer[Any]):
 class CdrSerializer(serializers.Serializer[Any]):
     country_code = serializers.RegexField(COUNTRY_CODE)
     party_id = serializers.RegexField(PARTY_ID)
-    id = cistring(39)
+    id = ocpi_id(39)
     start_date_time = OcpiDateTimeField()
     end_date_time = OcpiDateTimeField()
-    session_id = cistring(36, required=False)
+    session_id = ocpi_id(36, required=False)
     cdr_token = CdrTokenSerializer()
     auth_method = serializers.ChoiceField(AuthMethod.values)
     authorization_reference = cistring(36, required=False)
@@ -132,17 +145,17 @@ class CdrSerializer(serializers.Serializer[Any]):
     signed_data = SignedDataSerializer(required=False, allow_null=True)
     total_cost = PriceSerializer()
     total_fixed_cost = PriceSerializer(required=False, allow_null=True)
-    total_energy = NumberField()
+    total_energy = quantity_field()
     total_energy_cost = PriceSerializer(required=False, allow_null=True)
-    total_time = NumberField()
+    total_time = quantity_field()
     total_time_cost = PriceSerializer(required=False, allow_null=True)
-    total_parking_time = NumberField(required=False, allow_null=True)
+    total_parking_time = quantity_field(required=False, allow_null=True)
     total_parking_cost = PriceSerializer(required=False, allow_null=True)
     total_reservation_cost = PriceSerializer(required=False, allow_null=True)
     remark = string(255, required=False)
     invoice_reference_id = cistring(39, required=False)
     credit = StrictBooleanField(required=False, allow_null=True)
-    credit_reference_id = cistring(39, required=False)
+    credit_reference_id = ocpi_id(39, required=False)
     home_charging_compensation = StrictBooleanField(required=False, allow_null=True)
     last_updated = OcpiDateTimeField()
 

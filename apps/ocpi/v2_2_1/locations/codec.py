@@ -32,7 +32,7 @@ from apps.ocpi.common.timestamps import format_ocpi_datetime
 from apps.ocpi.common.validation import require_last_updated, validated
 from apps.ocpi.v2_2_1 import serializers as wire
 from apps.ocpi.v2_2_1.codecs import codec
-from apps.ocpi.v2_2_1.fields import NumberField, OcpiDateTimeField
+from apps.ocpi.v2_2_1.fields import NumberField, OcpiDateTimeField, ocpi_id
 from apps.ocpi.v2_2_1.render import compact, number
 
 # -- 2.2.1 enums (closed in this version: an unknown value is a 2001) --------------------------
@@ -298,20 +298,20 @@ def _unique_ids(items: Iterable[Mapping[str, Any]], key: str) -> None:
 
 
 class ConnectorSerializer(serializers.Serializer[Any]):
-    id = CiStringField(36)
+    id = ocpi_id(36)
     standard = serializers.ChoiceField(CONNECTOR_TYPES)
     format = serializers.ChoiceField(CONNECTOR_FORMATS)
     power_type = serializers.ChoiceField(POWER_TYPES)
     max_voltage = IntField(min_value=0, max_value=INT_MAX)
     max_amperage = IntField(min_value=0, max_value=INT_MAX)
     max_electric_power = _optional(IntField, min_value=0, max_value=INT_MAX)
-    tariff_ids = _list(CiStringField(36))
+    tariff_ids = _list(ocpi_id(36))
     terms_and_conditions = _optional(UrlField)
     last_updated = OcpiDateTimeField()
 
 
 class EvseSerializer(serializers.Serializer[Any]):
-    uid = CiStringField(36)
+    uid = ocpi_id(36)
     evse_id = _optional(CiStringField, 48, allow_blank=True)
     status = serializers.ChoiceField(STATUSES)
     status_schedule = StatusScheduleSerializer(many=True, required=False, allow_null=True)
@@ -333,7 +333,7 @@ class EvseSerializer(serializers.Serializer[Any]):
 class LocationSerializer(serializers.Serializer[Any]):
     country_code = RegexStringField(r"^[A-Za-z]{2}$", 2, "must be a 2-letter country code")
     party_id = RegexStringField(r"^[A-Za-z0-9]{3}$", 3, "must be a 3-character party id")
-    id = CiStringField(36)
+    id = ocpi_id(36)
     publish = BoolField()
     publish_allowed_to = PublishTokenTypeSerializer(many=True, required=False, allow_null=True)
     name = _optional(StringField, 255, allow_blank=True)

@@ -32,7 +32,7 @@ from apps.ocpi.common.errors import InvalidParameters
 from apps.ocpi.common.validation import require_last_updated, validated
 from apps.ocpi.v2_2_1.cdrs.codec import CdrTokenSerializer, ChargingPeriodSerializer
 from apps.ocpi.v2_2_1.codecs import codec
-from apps.ocpi.v2_2_1.fields import NumberField, OcpiDateTimeField
+from apps.ocpi.v2_2_1.fields import NumberField, OcpiDateTimeField, ocpi_id, quantity_field
 from apps.ocpi.v2_2_1.render import compact, number, price
 from apps.ocpi.v2_2_1.tariffs.codec import PriceSerializer
 from apps.tokens.enums import ProfileType
@@ -44,18 +44,18 @@ _PARTY = r"^[A-Za-z0-9]{3}$"
 class SessionSerializer(serializers.Serializer[Any]):
     country_code = serializers.RegexField(_COUNTRY)
     party_id = serializers.RegexField(_PARTY)
-    id = serializers.CharField(max_length=36)
+    id = ocpi_id(36)
     start_date_time = OcpiDateTimeField()
     end_date_time = OcpiDateTimeField(required=False, allow_null=True)
-    kwh = NumberField()
+    kwh = quantity_field()
     cdr_token = CdrTokenSerializer()
     auth_method = serializers.ChoiceField(AuthMethod.values)
     authorization_reference = serializers.CharField(
         max_length=36, required=False, allow_null=True, allow_blank=True
     )
-    location_id = serializers.CharField(max_length=36)
-    evse_uid = serializers.CharField(max_length=36)
-    connector_id = serializers.CharField(max_length=36)
+    location_id = ocpi_id(36)
+    evse_uid = ocpi_id(36)
+    connector_id = ocpi_id(36)
     meter_id = serializers.CharField(
         max_length=255, required=False, allow_null=True, allow_blank=True
     )
@@ -66,11 +66,6 @@ class SessionSerializer(serializers.Serializer[Any]):
     total_cost = PriceSerializer(required=False, allow_null=True)
     status = serializers.ChoiceField(SessionStatus.values)
     last_updated = OcpiDateTimeField()
-
-    def validate_kwh(self, value: Any) -> Any:
-        if value < 0:
-            raise serializers.ValidationError("must not be negative")
-        return value
 
 
 @cache

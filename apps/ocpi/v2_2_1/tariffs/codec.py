@@ -20,7 +20,7 @@ from rest_framework import serializers
 
 from apps.ocpi.common.validation import validated
 from apps.ocpi.v2_2_1.codecs import codec
-from apps.ocpi.v2_2_1.fields import NumberField, OcpiDateTimeField
+from apps.ocpi.v2_2_1.fields import NumberField, OcpiDateTimeField, ocpi_id
 from apps.ocpi.v2_2_1.render import compact, moment, number, numbers, price
 from apps.tariffs.enums import TariffType
 from apps.tariffs.models import Tariff, TariffVersion
@@ -155,7 +155,7 @@ class TariffElementSerializer(serializers.Serializer[Any]):
 class TariffSerializer(serializers.Serializer[Any]):
     country_code = serializers.RegexField(COUNTRY_CODE)
     party_id = serializers.RegexField(PARTY_ID)
-    id = cistring(36)
+    id = ocpi_id(36)
     currency = serializers.RegexField(CURRENCY)
     type = serializers.ChoiceField(TariffType.values, required=False, allow_null=True)
     tariff_alt_text = DisplayTextSerializer(many=True, required=False, allow_null=True)

@@ -14,7 +14,7 @@ from rest_framework import serializers
 
 from apps.ocpi.common.validation import require_last_updated, validated
 from apps.ocpi.v2_2_1.codecs import codec
-from apps.ocpi.v2_2_1.fields import OcpiDateTimeField
+from apps.ocpi.v2_2_1.fields import OcpiDateTimeField, ocpi_id
 from apps.tokens.enums import AllowedType, ProfileType, TokenType, WhitelistType
 from apps.tokens.models import Token
 from apps.tokens.services import (
@@ -70,7 +70,7 @@ class EnergyContractSerializer(serializers.Serializer[Any]):
 class TokenSerializer(serializers.Serializer[Any]):
     country_code = serializers.RegexField(r"^[A-Za-z]{2}$")
     party_id = serializers.RegexField(r"^[A-Za-z0-9]{3}$")
-    uid = _cistring(36)
+    uid = ocpi_id(36)
     type = serializers.ChoiceField(TokenType.values)
     contract_id = _cistring(36)
     visual_number = _string(64)
