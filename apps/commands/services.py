@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from apps.charging_sessions.enums import SessionStatus
 from apps.charging_sessions.models import ChargingSession
 from apps.commands.backend import BackendReply, backend_decide, charge_point_backend
 from apps.commands.enums import (
@@ -36,6 +37,11 @@ LOCATION_COMMANDS = frozenset(
 )
 #: Commands that carry a driver token.
 TOKEN_COMMANDS = frozenset({CommandType.START_SESSION, CommandType.RESERVE_NOW})
+#: UNLOCK_CONNECTOR policy: an eMSP may unlock a connector only while one of its drivers has a
+#: session on it (ACTIVE or PENDING), or within this long after such a session ended (the stuck
+#: cable the spec's helpdesk use case is about, 11.1). Anything else could free another eMSP's
+#: driver's cable in the middle of a charge.
+UNLOCK_AFTER_SESSION = timedelta(hours=1)
 
 
 class CommandLocationUnknown(DomainError):
@@ -75,10 +81,6 @@ def _payload(command: Command, request: CommandRequest) -> None:
         ).first()
 
 
-def _party_in(parties: QuerySet[Party], country_code: str, party_id: str) -> Party | None:
-    return parties.filter(country_code__iexact=country_code, party_id__iexact=party_id).first()
-
-
 def reservation_active(
     *, emsp_parties: QuerySet[Party], reservation_ref: str, cpo_party: Party | None = None
 ) -> Command | None:
@@ -108,11 +110,48 @@ def reservation_active(
     return None if cancelled else reservation
 
 
+def _is(party: Party, country_code: str, party_id: str) -> bool:
+    return (party.country_code.upper(), party.party_id.upper()) == (
+        country_code.upper(),
+        party_id.upper(),
+    )
+
+
+def _unlock_session(command: Command, *, emsp: Party) -> ChargingSession | None:
+    """A session of a driver of ``emsp`` at the command's connector that allows it to unlock it
+    (see ``UNLOCK_AFTER_SESSION``)."""
+    ended_since = timezone.now() - UNLOCK_AFTER_SESSION
+    return (
+        ChargingSession.objects.filter(
+            party=command.cpo_party,
+            location_ref__iexact=command.location_ref,
+            evse_ref__iexact=command.evse_ref,
+            connector_ref__iexact=command.connector_ref,
+            token_country_code__iexact=emsp.country_code,
+            token_party_id__iexact=emsp.party_id,
+        )
+        .filter(
+            Q(status__in=[SessionStatus.ACTIVE, SessionStatus.PENDING], end_date_time__isnull=True)
+            | (
+                Q(status__in=[SessionStatus.ACTIVE, SessionStatus.COMPLETED])
+                & Q(end_date_time__gte=ended_since)
+            )
+        )
+        .order_by("-start_date_time")
+        .first()
+    )
+
+
 def _platform_checks(
-    command: Command, *, connection: PartnerConnection, cpo_parties: QuerySet[Party]
+    command: Command, *, connection: PartnerConnection, sender: Party, cpo_parties: QuerySet[Party]
 ) -> BackendReply | None:
-    """roamdesk's own rules, before the backend is asked. Fills in the objects we hold."""
-    represented = connection.represented_parties.all()
+    """roamdesk's own rules, before the backend is asked. Fills in the objects we hold.
+
+    A command acts for one eMSP party, ``sender`` (the party the request is from, even when a
+    hub relays it): its tokens, its drivers' sessions, its reservations, and the connectors
+    where its drivers charge (``UNLOCK_AFTER_SESSION``). Anything of another party is REJECTED
+    (spec 11.5: "session not of this eMSP's customer") and never reaches the backend.
+    """
     if command.type in LOCATION_COMMANDS:
         location = (
             Location.objects.filter(party__in=cpo_parties, location_id__iexact=command.location_ref)
@@ -129,14 +168,13 @@ def _platform_checks(
             command.connector = command.evse.connectors.filter(
                 connector_id__iexact=command.connector_ref
             ).first()
-    if command.type in TOKEN_COMMANDS:
-        owner = _party_in(represented, command.token_country_code, command.token_party_id)
-        if owner is None:
-            return BackendReply.rejected(
-                f"token {command.token_country_code}*{command.token_party_id} "
-                f"{command.token_uid} is not a token of a party this connection represents"
-            )
-        command.emsp_party = owner
+    if command.type in TOKEN_COMMANDS and not _is(
+        sender, command.token_country_code, command.token_party_id
+    ):
+        return BackendReply.rejected(
+            f"token {command.token_country_code}*{command.token_party_id} "
+            f"{command.token_uid} is not a token of {sender.code}, the party this command is from"
+        )
     if command.type == CommandType.STOP_SESSION:
         session = (
             ChargingSession.objects.filter(
@@ -147,22 +185,40 @@ def _platform_checks(
         )
         if session is None:
             return BackendReply.unknown_session(f"session {command.session_ref!r} is not known")
-        owner = _party_in(represented, session.token_country_code, session.token_party_id)
-        if owner is None:
+        if not _is(sender, session.token_country_code, session.token_party_id):
             return BackendReply.rejected(
-                f"session {command.session_ref!r} is not a session of a driver of a party "
-                "this connection represents"
+                f"session {command.session_ref!r} is not a session of a driver of "
+                f"{sender.code}, the party this command is from"
             )
         command.charging_session, command.cpo_party = session, session.party
-        command.emsp_party = owner
+    if command.type == CommandType.UNLOCK_CONNECTOR:
+        if command.evse is None:
+            return BackendReply.rejected(
+                f"unknown EVSE {command.evse_ref!r} at location {command.location_ref!r}"
+            )
+        if command.connector is None:
+            return BackendReply.rejected(
+                f"unknown connector {command.connector_ref!r} at EVSE {command.evse_ref!r}"
+            )
+        session = _unlock_session(command, emsp=sender)
+        if session is None:
+            return BackendReply.rejected(
+                f"no driver of {sender.code} charges or charged at connector "
+                f"{command.connector_ref!r} of EVSE {command.evse_ref!r} in the last "
+                f"{int(UNLOCK_AFTER_SESSION.total_seconds() // 60)} minutes"
+            )
+        command.charging_session = session
     if command.type == CommandType.CANCEL_RESERVATION:
+        # Reservation ids are the eMSP's own (spec 11.1: one eMSP never cancels another's):
+        # another party's reservation with this id is simply not one of the sender's, and the
+        # charger's outcome is UNKNOWN_RESERVATION, as for an id nobody has.
         reservation = reservation_active(
-            emsp_parties=represented, reservation_ref=command.reservation_ref
+            emsp_parties=Party.objects.filter(pk=sender.pk),
+            reservation_ref=command.reservation_ref,
         )
         if reservation is not None:
             command.cpo_party = reservation.cpo_party
             command.location, command.evse = reservation.location, reservation.evse
-            command.emsp_party = reservation.emsp_party
     return None
 
 
@@ -178,10 +234,10 @@ def command_receive(
 
     ``sender`` is the eMSP party the request comes from, ``cpo_parties`` our CPO parties it may
     address. roamdesk's own rules come first (the location must be ours and published to the
-    partner, else :class:`CommandLocationUnknown`; the token must belong to a party the
-    connection represents; the session to stop must exist and be one of its drivers'), then the
-    charge-point backend decides. An accepted command gets a ``deadline`` and is executed by a
-    worker once this transaction commits.
+    partner, else :class:`CommandLocationUnknown`; the token, the session to stop, the
+    reservation to cancel and the connector to unlock must be ``sender``'s, see
+    ``_platform_checks``), then the charge-point backend decides. An accepted command gets a
+    ``deadline`` and is executed by a worker once this transaction commits.
     """
     command = Command(
         direction=CommandDirection.RECEIVED,
@@ -191,7 +247,9 @@ def command_receive(
     )
     _payload(command, request)
     with transaction.atomic():
-        reply = _platform_checks(command, connection=connection, cpo_parties=cpo_parties)
+        reply = _platform_checks(
+            command, connection=connection, sender=sender, cpo_parties=cpo_parties
+        )
         if command.cpo_party is None:
             command.cpo_party = cpo_parties.order_by("pk").first()
         command.save()

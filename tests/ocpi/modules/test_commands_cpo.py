@@ -222,13 +222,19 @@ def test_reserve_now_then_cancel_reservation(cpo: Cpo) -> None:
     ]
 
 
-def test_unlock_connector(cpo: Cpo) -> None:
-    body = {
-        "response_url": cpo.url("UNLOCK_CONNECTOR/7"),
+def unlock_body(cpo: Cpo, n: int, **body: str) -> dict[str, str]:
+    return {
+        "response_url": cpo.url(f"UNLOCK_CONNECTOR/{n}"),
         "location_id": "LOC1",
         "evse_uid": "EVSE2",
         "connector_id": "1",
+        **body,
     }
+
+
+def test_unlock_connector(cpo: Cpo) -> None:
+    body = unlock_body(cpo, 7)
+    SessionFactory.create(party=cpo.us, evse_ref="EVSE2", token_party_id="TNM")
     response, _ = cpo.post("UNLOCK_CONNECTOR", body)
     assert response.json()["data"] == {"result": "ACCEPTED", "timeout": 30}
     command = stored(response)
@@ -242,6 +248,96 @@ def test_unlock_connector(cpo: Cpo) -> None:
     assert response.json()["data"]["result"] == "REJECTED"
     assert "unknown connector '9'" in response.json()["data"]["message"][0]["text"]
     assert not callbacks
+
+
+@pytest.mark.parametrize(
+    ("session", "allowed"),
+    [
+        ({"status": "ACTIVE"}, True),
+        ({"status": "PENDING"}, True),
+        ({"status": "COMPLETED", "ended_minutes_ago": 30}, True),
+        ({"status": "COMPLETED", "ended_minutes_ago": 61}, False),
+        ({"status": "INVALID"}, False),
+        ({"status": "ACTIVE", "token_party_id": "BBB"}, False),  # another eMSP's driver
+        ({"status": "ACTIVE", "evse_ref": "EVSE1"}, False),  # the driver is at another EVSE
+        (None, False),
+    ],
+)
+def test_unlock_connector_only_where_a_driver_of_the_emsp_charges_or_just_charged(
+    cpo: Cpo, session: dict[str, Any] | None, allowed: bool
+) -> None:
+    if session is not None:
+        ago = session.pop("ended_minutes_ago", None)
+        ended = timezone.now() - timedelta(minutes=ago) if ago is not None else None
+        values = {"evse_ref": "EVSE2", "token_party_id": "TNM", **session}
+        SessionFactory.create(party=cpo.us, end_date_time=ended, **values)
+    response, callbacks = cpo.post("UNLOCK_CONNECTOR", unlock_body(cpo, 20))
+    data = response.json()["data"]
+    command = stored(response)
+    if allowed:
+        assert data["result"] == "ACCEPTED"
+        assert command.charging_session is not None
+        assert len(callbacks) == 1
+        return
+    assert data["result"] == "REJECTED"
+    assert data["message"][0]["text"] == (
+        "no driver of DE*TNM charges or charged at connector '1' of EVSE 'EVSE2' in the last "
+        "60 minutes"
+    )
+    assert not callbacks
+    assert (command.response_result, command.deadline) == (CommandResponseType.REJECTED, None)
+    assert not command_execute(command_id=command.pk)
+
+
+def test_an_emsp_never_acts_on_what_belongs_to_another_party_of_its_connection(cpo: Cpo) -> None:
+    """A connection speaking for two eMSPs (a hub, a platform with two brands): each command
+    acts for the party it is from, never for the other one."""
+    other = PartyFactory.create(
+        partner=cpo.caller.connection.partner, country_code="FR", party_id="BBB", roles=["EMSP"]
+    )
+    cpo.caller.connection.represented_parties.add(other)
+    as_other = {"headers": cpo.caller.headers(sender=other)}
+    SessionFactory.create(party=cpo.us, session_id="TNM-S", evse_ref="EVSE2", token_party_id="TNM")
+    expiry = timezone.now() + timedelta(hours=1)
+    response, _ = cpo.post(
+        "RESERVE_NOW",
+        reserve_now_body(cpo.url("RESERVE_NOW/21"), reservation_id="R-9", expiry_date=expiry),
+    )
+    command_execute(command_id=stored(response).pk)
+    assert evse_of(cpo.site, "EVSE1").status == "RESERVED"
+
+    def post(command: str, body: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+        with cpo.capture() as callbacks:
+            response = cpo.caller.post(f"cpo/commands/{command}", body, **as_other)
+        assert response.status_code == 200, response.content
+        return response.json()["data"], callbacks
+
+    # The DE*TNM token, the DE*TNM driver's session and connector: refused for FR*BBB.
+    for command, body in (
+        ("START_SESSION", start_session_body(cpo.url("START_SESSION/22"), evse_uid="EVSE2")),
+        ("STOP_SESSION", {"response_url": cpo.url("STOP_SESSION/23"), "session_id": "TNM-S"}),
+        ("UNLOCK_CONNECTOR", unlock_body(cpo, 24)),
+    ):
+        data, callbacks = post(command, body)
+        assert data["result"] == "REJECTED", command
+        assert "FR*BBB" in data["message"][0]["text"], command
+        assert not callbacks, command
+    # DE*TNM's reservation id is not one of FR*BBB's: nothing is cancelled.
+    data, callbacks = post(
+        "CANCEL_RESERVATION",
+        {"response_url": cpo.url("CANCEL_RESERVATION/25"), "reservation_id": "R-9"},
+    )
+    cancel = stored_last()
+    command_execute(command_id=cancel.pk)
+    cancel.refresh_from_db()
+    assert cancel.result == CommandResultType.UNKNOWN_RESERVATION
+    assert cancel.emsp_party == other
+    assert evse_of(cpo.site, "EVSE1").status == "RESERVED"
+    assert ChargingSession.objects.get(session_id="TNM-S").status == "ACTIVE"
+
+
+def stored_last() -> Command:
+    return Command.objects.filter(direction=CommandDirection.RECEIVED).latest("pk")
 
 
 # -- rejections ---------------------------------------------------------------------------------
@@ -282,7 +378,7 @@ def test_start_session_with_a_token_of_another_party_is_rejected(cpo: Cpo) -> No
     )
     data = response.json()["data"]
     assert data["result"] == "REJECTED"
-    assert "not a token of a party this connection represents" in data["message"][0]["text"]
+    assert "is not a token of DE*TNM, the party this command is from" in data["message"][0]["text"]
     assert not callbacks
 
 
