@@ -81,12 +81,14 @@ def log_trim(path: Path, *, cap: int = LOG_CAP, keep: int = LOG_KEEP) -> bool:
 
 def var_prune(*, now: float | None = None) -> dict[str, int]:
     now = time.time() if now is None else now
-    counts = {"results": 0, "stray_messages": 0, "processed": 0, "logs_trimmed": 0}
+    counts = {"results": 0, "stray_messages": 0, "processed": 0, "set_aside": 0, "logs_trimmed": 0}
     fs_dir = Path(settings.CELERY_FILESYSTEM_DIR)
     counts["results"] = _remove(
         _old_files(fs_dir / "results", now - settings.CELERY_RESULT_EXPIRES)
     )
     counts["processed"] = _remove(_old_files(fs_dir / "processed", now - STRAY_MESSAGE_AGE))
+    # Unreadable messages the transport set aside (config.broker), kept a week to look at.
+    counts["set_aside"] = _remove(_old_files(fs_dir / "bad", now - 7 * 86400))
     ours = {f"{queue}.msg" for queue in _our_queues()}
     stray = [
         path

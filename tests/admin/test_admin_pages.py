@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.cdrs.models import Cdr, CdrFinding
 from apps.charging_sessions.models import ChargingSession
 from apps.commands.models import Command
+from apps.core.models import JobFailure
 from apps.ocpi.models import ExchangeLogEntry, SyncCursor
 from apps.partners.models import PartnerConnection, Party
 from apps.smart_charging.models import (
@@ -77,6 +78,9 @@ SAMPLES: dict[type[Model], Callable[[], Model]] = {
         session_ref="S1",
         start_date_time=timezone.now(),
         active_profile={"start_date_time": "2026-11-01T10:00:00Z", "charging_profile": {}},
+    ),
+    JobFailure: lambda: JobFailure.objects.create(
+        task="roamdesk.ocpi.sync", arguments="(1, 'locations') {}", error="DoesNotExist: gone"
     ),
     TokenAuthorization: lambda: _authorization_of(
         ChargingSession.objects.exclude(authorization_reference="").earliest("pk")
