@@ -51,13 +51,14 @@ class FilesystemChannel(filesystem.Channel):
     on instead of stopping the worker.
     """
 
-    def _put(self, queue: Any, message: Any, **kwargs: Any) -> None:
+    # kombu's own filesystem channel names the argument ``payload`` where its base says ``message``.
+    def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = os.path.join(self.data_folder_out, f"_{name}.part")
         try:
             with open(partial, "wb", buffering=0) as f:
-                f.write(str_to_bytes(dumps(message)))
+                f.write(str_to_bytes(dumps(payload)))
             os.replace(partial, final)
         except OSError as exc:
             raise filesystem.ChannelError(f"Cannot add file {final!r} to directory") from exc
