@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -9,6 +10,11 @@ from django.views.decorators.http import require_GET
 
 from config.celery import app as celery_app
 
+logger = logging.getLogger(__name__)
+
+# /healthz is public: its answer names what is down, never the driver's error text (hosts,
+# ports, user names, file paths); that goes to the log.
+
 
 def _check_database() -> dict[str, Any]:
     started = time.monotonic()
@@ -16,8 +22,9 @@ def _check_database() -> dict[str, Any]:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-    except Exception as exc:  # any failure makes the check red; the reason is reported
-        return {"ok": False, "vendor": connection.vendor, "error": f"{type(exc).__name__}: {exc}"}
+    except Exception:  # any failure makes the check red; the details are logged
+        logger.warning("healthz: the database does not answer", exc_info=True)
+        return {"ok": False, "vendor": connection.vendor, "error": "database unavailable"}
     return {
         "ok": True,
         "vendor": connection.vendor,
@@ -36,8 +43,9 @@ def _check_broker() -> dict[str, Any]:
         client = getattr(channel, "client", None)
         if client is not None and hasattr(client, "ping"):
             client.ping()
-    except Exception as exc:  # any failure makes the check red; the reason is reported
-        return {"ok": False, "transport": transport, "error": f"{type(exc).__name__}: {exc}"}
+    except Exception:  # any failure makes the check red; the details are logged
+        logger.warning("healthz: the broker does not answer", exc_info=True)
+        return {"ok": False, "transport": transport, "error": "broker unavailable"}
     finally:
         conn.release()
     return {
