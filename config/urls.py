@@ -12,3 +12,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("ocpi/", include("apps.ocpi.urls")),
 ]
+
+# Envelopes for OCPI paths wherever Django answers an error by itself; its pages elsewhere.
+handler400 = "apps.ocpi.common.handlers.bad_request"
+handler403 = "apps.ocpi.common.handlers.permission_denied"
+handler404 = "apps.ocpi.common.handlers.page_not_found"
+handler500 = "apps.ocpi.common.handlers.server_error"

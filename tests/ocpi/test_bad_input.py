@@ -19,12 +19,14 @@ from urllib.parse import quote
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrapper
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from apps.cdrs.models import Cdr
 from apps.charging_sessions.models import ChargingSession
 from apps.locations.models import Evse, Location
 from apps.ocpi.common import jsonutil
+from apps.ocpi.models import ExchangeLogEntry
 from apps.smart_charging.models import ChargingProfileRequest
 from apps.tariffs.models import Tariff
 from apps.tokens.models import Token
@@ -446,3 +448,53 @@ def test_while_the_database_is_down_partners_get_503_with_retry_after_and_recove
     response = world.cpo.post(path, cdr(id="DOWN-1"))
     assert response.status_code == 201, response.content
     assert world.emsp.get("cpo/cdrs").status_code == 200
+
+
+# -- what Django would answer with an HTML page ------------------------------------------------
+def envelope_of(response: Any, http_status: int, message: str) -> None:
+    assert response.status_code == http_status, response.content
+    assert response["Content-Type"] == "application/json", response.content[:200]
+    answer = response.json()
+    assert answer["status_code"] == 2000, answer
+    assert message in answer["status_message"], answer
+    assert "timestamp" in answer
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=10_000)
+def test_a_body_over_the_size_cap_is_an_envelope(world: World) -> None:
+    document = cdr(id="BIG-1", remark="x" * 20_000)
+    envelope_of(
+        world.cpo.post("emsp/cdrs", document),
+        413,
+        "the request body is larger than 10000 bytes",
+    )
+    assert Cdr.objects.count() == 0
+    entry = ExchangeLogEntry.objects.get(http_status=413)
+    assert entry.method == "POST"
+
+
+def test_a_host_not_allowed_is_an_envelope(world: World) -> None:
+    headers = {**world.cpo.headers(), "Host": "evil.example"}
+    response = world.cpo.client.get("/ocpi/2.2.1/emsp/cdrs/BE/BEC/1", headers=headers)
+    envelope_of(response, 400, "this Host is not one we serve")
+    # Also where Django refuses it before our middleware runs (the HTTPS redirect reads the host).
+    with override_settings(SECURE_SSL_REDIRECT=True):  # a new client builds the middleware
+        response = Client().get("/ocpi/2.2.1/emsp/cdrs/BE/BEC/1", headers=headers)
+        page = Client().get("/admin/", headers={"Host": "evil.example"})
+    envelope_of(response, 400, "bad request")
+    # Elsewhere Django's own page.
+    assert page.status_code == 400
+    assert "json" not in page["Content-Type"]
+
+
+def test_an_over_long_url_or_header_is_an_envelope(world: World) -> None:
+    envelope_of(
+        world.cpo.get("emsp/locations/BE/BEC/" + "L" * 2100),
+        414,
+        "the URL is longer than 2048 characters",
+    )
+    envelope_of(
+        world.cpo.get("emsp/cdrs/BE/BEC/1", headers={"X-Padding": "p" * 5000}),
+        431,
+        "header X-Padding is longer than 4096 characters",
+    )

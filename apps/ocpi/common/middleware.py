@@ -1,5 +1,11 @@
 """For every request under /ocpi/: request and correlation ids echoed, an envelope even where
-Django itself answers (unknown URL, crash), and one exchange-log row."""
+Django itself answers (unknown URL, crash, a Host not allowed, a body over
+``DATA_UPLOAD_MAX_MEMORY_SIZE``), and one exchange-log row.
+
+URLs longer than ``MAX_URL_LENGTH`` and header values longer than ``MAX_HEADER_LENGTH`` are
+answered here (414/431 with an envelope). The HTTP server in front must let such requests
+through to Django to allow that: its own limits have to be higher (gunicorn's defaults, a
+4094-byte request line and 8190-byte header fields, are), or it answers them itself."""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ import time
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
 from apps.ocpi.common import jsonutil
@@ -20,6 +28,47 @@ from apps.ocpi.services.exchange_log import exchange_log_record
 logger = logging.getLogger(__name__)
 
 OCPI_PREFIX = "/ocpi/"
+#: Longest path + query we serve (our longest OCPI URLs, a Link with both date filters, are far
+#: shorter) and longest header value (a Token header is under 100 characters).
+MAX_URL_LENGTH = 2048
+MAX_HEADER_LENGTH = 4096
+
+
+def _refusal(request: HttpRequest) -> HttpResponse | None:
+    """The envelope for a request we refuse before routing it, or None."""
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return envelope_response(
+            message="this Host is not one we serve", http_status=400,
+            status_code=OcpiStatus.CLIENT_ERROR,
+        )  # fmt: skip
+    if len(request.get_full_path()) > MAX_URL_LENGTH:
+        return envelope_response(
+            message=f"the URL is longer than {MAX_URL_LENGTH} characters", http_status=414,
+            status_code=OcpiStatus.CLIENT_ERROR,
+        )  # fmt: skip
+    for name, value in request.headers.items():
+        if len(value) > MAX_HEADER_LENGTH:
+            return envelope_response(
+                message=f"header {name} is longer than {MAX_HEADER_LENGTH} characters",
+                http_status=431, status_code=OcpiStatus.CLIENT_ERROR,
+            )  # fmt: skip
+    try:
+        request.body  # noqa: B018 (read here so that a body over the cap is answered here)
+    except RequestDataTooBig:
+        return envelope_response(
+            message=f"the request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
+            http_status=413, status_code=OcpiStatus.CLIENT_ERROR,
+        )  # fmt: skip
+    return None
+
+
+def _url(request: HttpRequest) -> str:
+    try:
+        return request.build_absolute_uri()
+    except DisallowedHost:
+        return request.get_full_path()
 
 
 def _ocpi_status(response: HttpResponse) -> int | None:
@@ -46,8 +95,9 @@ class OcpiMiddleware:
         request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
         correlation_id = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
         started = time.monotonic()
-        body = request.body
-        response = self.get_response(request)
+        refused = _refusal(request)
+        body = b"" if refused is not None else request.body
+        response = refused if refused is not None else self.get_response(request)
         if "json" not in response.get("Content-Type", ""):
             # Django answered by itself (unknown URL, method, crash): keep the envelope promise.
             status = response.status_code
@@ -59,6 +109,11 @@ class OcpiMiddleware:
             elif status == 405:
                 response = envelope_response(
                     message=f"{request.method} is not allowed here", http_status=405,
+                    status_code=OcpiStatus.CLIENT_ERROR,
+                )  # fmt: skip
+            elif 400 <= status < 500:
+                response = envelope_response(
+                    message=f"{status} {response.reason_phrase}", http_status=status,
                     status_code=OcpiStatus.CLIENT_ERROR,
                 )  # fmt: skip
             elif status >= 500:
@@ -73,7 +128,7 @@ class OcpiMiddleware:
                 direction=Direction.INBOUND,
                 connection=getattr(request, "ocpi_connection", None),
                 method=request.method or "",
-                url=request.build_absolute_uri(),
+                url=_url(request),
                 module=getattr(request, "ocpi_module", ""),
                 http_status=response.status_code,
                 ocpi_status=_ocpi_status(response),
