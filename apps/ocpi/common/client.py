@@ -2,7 +2,8 @@
 
 Every call:
 
-* checks the URL first (HTTPS, public address: :mod:`apps.ocpi.common.netguard`);
+* checks the URL first (HTTPS, public address: :mod:`apps.ocpi.common.netguard`) and connects
+  only to the addresses that check vetted (:class:`PinnedTransport`: no second DNS lookup);
 * sends ``Authorization: Token <base64(token)>`` (or the raw token for partners that still use
   the pre-2.2 dialect), a fresh ``X-Request-ID``, an ``X-Correlation-ID`` and, for functional
   modules, the four ``OCPI-to/from-*`` routing headers;
@@ -13,7 +14,9 @@ Every call:
 * writes one exchange log row, whatever the outcome.
 
 Errors: :class:`OcpiTransportError` when there is no usable OCPI answer (timeout, connection,
-too large, a 2xx that is not an OCPI envelope, unsafe URL); the partner's answer otherwise, as an
+too large, a 2xx that is not an OCPI envelope, unsafe URL), with a ``public_message`` that may be
+told to the partner (never what a name resolves to or whether a port answers); the partner's
+answer otherwise, as an
 :class:`OcpiResponse` whose :meth:`~OcpiResponse.raise_for_status` raises :class:`OcpiCallError`
 unless HTTP is 2xx and OCPI is 1xxx. As the spec advises, a client is lenient: an envelope is
 accepted with any HTTP status.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -34,12 +38,19 @@ from types import TracebackType
 from typing import Any, Literal, Self
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
 from apps.ocpi.common import jsonutil
-from apps.ocpi.common.netguard import UnresolvableHostError, UnsafeUrlError, check_outbound_url
+from apps.ocpi.common.netguard import (
+    NOT_REACHABLE,
+    IPAddress,
+    UnresolvableHostError,
+    UnsafeUrlError,
+    check_outbound_url,
+)
 from apps.ocpi.common.timestamps import InvalidTimestamp, format_ocpi_datetime, parse_ocpi_datetime
 from apps.ocpi.models import Direction
 from apps.ocpi.services.exchange_log import exchange_log_record
@@ -73,10 +84,14 @@ class OcpiTransportError(Exception):
         request_id: str = "",
         correlation_id: str = "",
         http_status: int | None = None,
+        public_message: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind: TransportErrorKind = kind
         self.message = message
+        #: What the partner may be told: the operator's ``message`` may say what a host name
+        #: resolves to or that a port refused the connection; this never does.
+        self.public_message = _public_message(kind, message, public_message)
         self.method = method
         self.url = url
         self.request_id = request_id
@@ -86,6 +101,14 @@ class OcpiTransportError(Exception):
     def __str__(self) -> str:
         where = f" ({self.method} {self.url})" if self.url else ""
         return f"{self.kind}: {self.message}{where}"
+
+
+def _public_message(kind: TransportErrorKind, message: str, public: str | None) -> str:
+    if public is not None:
+        return public
+    if kind in ("connection", "timeout", "unsafe_url"):
+        return NOT_REACHABLE
+    return message
 
 
 class OcpiCallError(Exception):
@@ -276,13 +299,87 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
 
 
+# -- connecting to vetted addresses only ---------------------------------------------------------
+def _default_port(scheme: str) -> int:
+    return 443 if scheme.lower() == "https" else 80
+
+
+class PinnedBackend(httpcore.SyncBackend):
+    """Opens TCP connections only to the addresses the URL guard vetted for a host.
+
+    httpcore hands the host *name* to the backend, so TLS (SNI, certificate check) and the Host
+    header stay with the name; only the address is ours to choose. A host without vetted
+    addresses is refused, except in development (``OCPI_OUTBOUND_ALLOW_LOCAL``), where the guard
+    resolves nothing and the system resolver decides.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pins: dict[tuple[str, int], tuple[str, ...]] = {}
+
+    def pin(self, host: str, port: int, addresses: list[IPAddress]) -> None:
+        self._pins[(host.lower(), port)] = tuple(str(address) for address in addresses)
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        addresses = self._pins.get((host.lower(), port))
+        if addresses is None:
+            if settings.OCPI_OUTBOUND_ALLOW_LOCAL:
+                return super().connect_tcp(host, port, timeout, local_address, socket_options)
+            raise httpcore.ConnectError(f"{host}:{port} was not vetted by the outbound URL guard")
+        refused: httpcore.ConnectError | None = None
+        for address in addresses:  # numeric: create_connection does no DNS lookup for these
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectTimeout:
+                raise
+            except httpcore.ConnectError as exc:
+                refused = exc
+        assert refused is not None  # the guard never vets an empty list
+        raise refused
+
+
+class PinnedTransport(httpx.HTTPTransport):
+    """httpx's own transport, connecting through a :class:`PinnedBackend`.
+
+    ``verify`` is httpx's (a CA bundle in tests). Connections are pooled per host name, so a
+    connection verified for one name is never reused for another name on the same address.
+    """
+
+    def __init__(self, *, verify: ssl.SSLContext | str | bool = True) -> None:
+        super().__init__(verify=verify, trust_env=False)
+        self.backend = PinnedBackend()
+        limits = httpx.Limits()
+        # httpx has no parameter for the network backend: the pool it built is replaced by the
+        # same pool with ours.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=self.backend,
+        )
+
+    def pin(self, url: httpx.URL, addresses: list[IPAddress]) -> None:
+        """Connect to ``addresses`` (and only those) for ``url``'s host and port."""
+        port = url.port or _default_port(url.scheme)
+        self.backend.pin(url.raw_host.decode("ascii"), port, addresses)
+
+
 # -- the client ----------------------------------------------------------------------------------
 class OcpiClient:
     """Synchronous OCPI client for one credentials token. Reuse it for a batch of calls (it keeps
     connections alive) and close it afterwards (or use it as a context manager).
 
     ``connection`` is only used for the exchange log (which connection, whether bodies are kept).
-    ``transport`` is for tests and special set-ups.
+    ``transport`` is for tests and special set-ups; the default is a :class:`PinnedTransport`
+    (pass one to choose its CA bundle), and any other transport connects as it likes.
     """
 
     def __init__(
@@ -306,6 +403,9 @@ class OcpiClient:
         self.timeout = float(settings.OCPI_OUTBOUND_TIMEOUT if timeout is None else timeout)
         if self.timeout <= 0:
             raise ValueError("timeout must be positive")
+        if transport is None:
+            transport = PinnedTransport()
+        self._pinned = transport if isinstance(transport, PinnedTransport) else None
         self._http = httpx.Client(
             timeout=httpx.Timeout(self.timeout),  # connect, read, write and pool alike
             follow_redirects=False,
@@ -477,7 +577,9 @@ class OcpiClient:
             request_body=body,
         )
 
-        def fail(kind: TransportErrorKind, message: str) -> OcpiTransportError:
+        def fail(
+            kind: TransportErrorKind, message: str, public_message: str | None = None
+        ) -> OcpiTransportError:
             attempt.error = f"{kind}: {message}"
             return OcpiTransportError(
                 kind,
@@ -487,21 +589,28 @@ class OcpiClient:
                 request_id=request_id,
                 correlation_id=correlation_id,
                 http_status=attempt.http_status,
+                public_message=public_message,
             )
 
         started = time.monotonic()
         try:
             try:
-                check_outbound_url(url)
                 target = httpx.URL(url)
+                # The guard checks the URL as httpx will use it (an IDN host as punycode), so the
+                # vetted addresses are pinned under the name the connection is made for.
+                addresses = check_outbound_url(str(target))
                 if params:
                     # Added to the URL's own query (httpx alone would replace it).
                     target = target.copy_merge_params(_query(params))
                 outgoing = self._http.build_request(method, target, headers=headers, content=body)
             except UnresolvableHostError as exc:
-                raise fail("connection", str(exc)) from exc
-            except (UnsafeUrlError, httpx.InvalidURL) as exc:
-                raise fail("unsafe_url", str(exc)) from exc
+                raise fail("connection", str(exc), exc.public_message) from exc
+            except UnsafeUrlError as exc:
+                raise fail("unsafe_url", str(exc), exc.public_message) from exc
+            except httpx.InvalidURL as exc:
+                raise fail("unsafe_url", str(exc), f"not a valid URL: {exc}") from exc
+            if self._pinned is not None and addresses:
+                self._pinned.pin(outgoing.url, addresses)
             attempt.url = _without_userinfo(str(outgoing.url))
             try:
                 incoming = self._http.send(outgoing, stream=True)

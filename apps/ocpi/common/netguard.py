@@ -5,14 +5,21 @@ from operators. Without a check, a partner could make us send requests, with our
 token, to our own network (cloud metadata at 169.254.169.254, the database, admin ports).
 
 The host is resolved with ``socket.getaddrinfo`` when :func:`check_outbound_url` is called, and
-every address it resolves to must be public. httpx resolves the name again when it connects, so
-a DNS server that answers differently the second time (DNS rebinding) is not caught. This is good
-enough for now: pinning the checked address would need a custom httpx transport (connect to the
-checked IP, send SNI and Host for the name). Redirects are never followed by the client, so a
-redirect cannot bypass the check either.
+every address it resolves to must be public. :func:`check_outbound_url` returns those addresses
+and the outbound client connects to them and nothing else (``PinnedBackend`` in
+:mod:`apps.ocpi.common.client`): the name is never resolved a second time, so a DNS server that
+answers a public address for the check and ``127.0.0.1`` for the connection (DNS rebinding)
+gains nothing. TLS still sends SNI for the name and verifies the certificate against it, and the
+Host header carries the name. Redirects are never followed by the client, so a redirect cannot
+bypass the check either.
+
+Errors carry two texts: ``message`` for operators (the exchange log, the connection's last error),
+which may say what a name resolves to, and ``public_message`` for partners, which never does
+(a partner must not learn how our internal names resolve or what is listening on our network).
+:func:`url_problem` is the one rule for URLs a partner hands us (endpoint URLs, ``response_url``).
 
 ``settings.OCPI_OUTBOUND_ALLOW_LOCAL`` (development and tests only) allows ``http://`` and
-local/private addresses, and skips the resolution.
+local/private addresses, and skips the resolution (the connection then resolves as usual).
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
+
+from apps.core.redaction import redact_text
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -35,8 +44,21 @@ _NAT64 = (
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")
 
 
+#: What a partner is told when its URL's host is refused or cannot be reached.
+NOT_REACHABLE = "the URL is not reachable from our side"
+#: OCPI's ``URL`` type is string(255).
+MAX_URL_LENGTH = 255
+
+
 class UnsafeUrlError(ValueError):
-    """The URL may not be called: not HTTPS, malformed, or its host is not a public address."""
+    """The URL may not be called: not HTTPS, malformed, or its host is not a public address.
+
+    ``public_message`` is what may be told to the partner (never how a name resolves)."""
+
+    def __init__(self, message: str, *, public_message: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.public_message = message if public_message is None else public_message
 
 
 class UnresolvableHostError(UnsafeUrlError):
@@ -87,39 +109,64 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UnresolvableHostError(f"cannot resolve host {host!r}: {exc}") from None
-    addresses = [_parse_address(str(info[4][0])) for info in infos]
+        raise UnresolvableHostError(
+            f"cannot resolve host {host!r}: {exc}", public_message=NOT_REACHABLE
+        ) from None
+    addresses = list(dict.fromkeys(_parse_address(str(info[4][0])) for info in infos))
     if not addresses:
-        raise UnresolvableHostError(f"host {host!r} resolves to no address")
+        raise UnresolvableHostError(
+            f"host {host!r} resolves to no address", public_message=NOT_REACHABLE
+        )
     return addresses
 
 
-def check_outbound_url(url: str) -> None:
-    """Raise :class:`UnsafeUrlError` unless we may send a request (and our token) to ``url``.
+def check_outbound_url(url: str) -> list[IPAddress]:
+    """Raise :class:`UnsafeUrlError` unless we may send a request (and our token) to ``url``;
+    return the addresses the host resolved to, all public (connect to these, and only these).
 
     The URL must be ``https://`` with a host, no user info, and the host must resolve only to
     public addresses. With ``settings.OCPI_OUTBOUND_ALLOW_LOCAL`` also ``http://`` and local
-    or private hosts are accepted (without resolving them).
+    or private hosts are accepted, without resolving them (the list is then empty).
     """
     allow_local = bool(settings.OCPI_OUTBOUND_ALLOW_LOCAL)
+    shown = redact_text(url)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise UnsafeUrlError(f"malformed URL {url!r}: {exc}") from None
+        raise UnsafeUrlError(f"malformed URL {shown!r}: {redact_text(str(exc))}") from None
     scheme = parts.scheme.lower()
     allowed_schemes = ("https", "http") if allow_local else ("https",)
     if scheme not in allowed_schemes:
-        raise UnsafeUrlError(f"refusing {scheme or 'scheme-less'} URL {url!r}: HTTPS required")
+        raise UnsafeUrlError(f"refusing {scheme or 'scheme-less'} URL {shown!r}: HTTPS required")
     host = parts.hostname
     if not host:
-        raise UnsafeUrlError(f"URL {url!r} has no host")
+        raise UnsafeUrlError(f"URL {shown!r} has no host")
     if parts.username is not None or parts.password is not None:
-        raise UnsafeUrlError(f"URL {url!r} carries user info; refusing to send credentials")
+        raise UnsafeUrlError(f"URL {shown!r} carries user info; refusing to send credentials")
     if allow_local:
-        return
-    for address in resolve(host, port or (443 if scheme == "https" else 80)):
+        return []
+    addresses = resolve(host, port or (443 if scheme == "https" else 80))
+    for address in addresses:
         if not is_public_address(address):
             raise UnsafeUrlError(
-                f"refusing URL {url!r}: host {host!r} resolves to non-public address {address}"
+                f"refusing URL {shown!r}: host {host!r} resolves to non-public address {address}",
+                public_message=NOT_REACHABLE,
             )
+    return addresses
+
+
+def url_problem(url: str, *, max_length: int = MAX_URL_LENGTH) -> str | None:
+    """Why a URL a partner hands us (an endpoint URL, a ``response_url``) is not acceptable,
+    in words that may be sent back to that partner; ``None`` when it is acceptable.
+
+    The one rule for every such URL: at most ``max_length`` characters, and what
+    :func:`check_outbound_url` demands (scheme, a host, no user info, a host we may call).
+    """
+    if len(url) > max_length:
+        return f"must be at most {max_length} characters"
+    try:
+        check_outbound_url(url)
+    except UnsafeUrlError as exc:
+        return exc.public_message
+    return None
