@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from apps.cdrs.models import Cdr
 from apps.charging_sessions.models import ChargingSession
+from apps.commands.models import Command
 from apps.locations.models import Evse, Location
 from apps.ocpi.common import jsonutil
 from apps.ocpi.models import ExchangeLogEntry
@@ -31,6 +32,7 @@ from apps.smart_charging.models import ChargingProfileRequest
 from apps.tariffs.models import Tariff
 from apps.tokens.models import Token
 from tests.factories import ConnectorFactory, SessionFactory
+from tests.factories.commands import start_session_body
 from tests.ocpi.callers import Caller, own_party, partner_caller
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +68,7 @@ def tariff(**changes: Any) -> dict[str, Any]:
 
 
 def stored() -> dict[str, int]:
-    models = (Cdr, ChargingSession, Location, Evse, Tariff, Token, ChargingProfileRequest)
+    models = (Cdr, ChargingSession, Location, Evse, Tariff, Token, ChargingProfileRequest, Command)
     return {model.__name__: model.objects.count() for model in models}
 
 
@@ -219,6 +221,27 @@ CASES = [
         fixed("cpo/locations?offset=99999999999999999999"),
         caller="emsp",
         message="offset must be at most",
+    ),
+    Case(
+        "a '/' in a START_SESSION's location_id",
+        "POST",
+        fixed("cpo/commands/START_SESSION"),
+        start_session_body(RESPONSE_URL, location_id="LOC/1"),
+        caller="emsp",
+        message="location_id: must not contain '/'",
+    ),
+    Case(
+        "an over-long evse_uid in UNLOCK_CONNECTOR",
+        "POST",
+        fixed("cpo/commands/UNLOCK_CONNECTOR"),
+        {
+            "response_url": RESPONSE_URL,
+            "location_id": "L",
+            "evse_uid": "E" * 37,
+            "connector_id": "1",
+        },
+        caller="emsp",
+        message="evse_uid: must be at most 36 characters",
     ),
     Case(
         "%00 in a URL id",

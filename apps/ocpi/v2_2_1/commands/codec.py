@@ -18,7 +18,7 @@ from apps.commands.types import CommandAnswer, CommandOutcome, CommandRequest, T
 from apps.ocpi.common.timestamps import format_ocpi_datetime
 from apps.ocpi.common.validation import validated
 from apps.ocpi.v2_2_1.codecs import codec
-from apps.ocpi.v2_2_1.fields import OcpiDateTimeField
+from apps.ocpi.v2_2_1.fields import OcpiDateTimeField, ocpi_id
 from apps.ocpi.v2_2_1.tokens.codec import TokenSerializer
 
 #: Language of the DisplayText messages we write.
@@ -51,9 +51,9 @@ class _CommandSerializer(serializers.Serializer[Any]):
 
 class StartSessionSerializer(_CommandSerializer):
     token = TokenSerializer()
-    location_id = ci_string(36)
-    evse_uid = ci_string(36, required=False, allow_null=True)
-    connector_id = ci_string(36, required=False, allow_null=True)
+    location_id = ocpi_id(36)
+    evse_uid = ocpi_id(36, required=False)
+    connector_id = ocpi_id(36, required=False)
     authorization_reference = ci_string(36, required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -63,26 +63,26 @@ class StartSessionSerializer(_CommandSerializer):
 
 
 class StopSessionSerializer(_CommandSerializer):
-    session_id = ci_string(36)
+    session_id = ocpi_id(36)
 
 
 class ReserveNowSerializer(_CommandSerializer):
     token = TokenSerializer()
     expiry_date = OcpiDateTimeField()
-    reservation_id = ci_string(36)
-    location_id = ci_string(36)
-    evse_uid = ci_string(36, required=False, allow_null=True)
+    reservation_id = ocpi_id(36)
+    location_id = ocpi_id(36)
+    evse_uid = ocpi_id(36, required=False)
     authorization_reference = ci_string(36, required=False, allow_null=True)
 
 
 class CancelReservationSerializer(_CommandSerializer):
-    reservation_id = ci_string(36)
+    reservation_id = ocpi_id(36)
 
 
 class UnlockConnectorSerializer(_CommandSerializer):
-    location_id = ci_string(36)
-    evse_uid = ci_string(36)
-    connector_id = ci_string(36)
+    location_id = ocpi_id(36)
+    evse_uid = ocpi_id(36)
+    connector_id = ocpi_id(36)
 
 
 class CommandResponseSerializer(serializers.Serializer[Any]):

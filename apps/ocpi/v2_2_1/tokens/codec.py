@@ -93,9 +93,9 @@ class TokenSerializer(serializers.Serializer[Any]):
 
 
 class LocationReferencesSerializer(serializers.Serializer[Any]):
-    location_id = _cistring(36)
+    location_id = ocpi_id(36)
     evse_uids = serializers.ListField(
-        child=_cistring(36), required=False, allow_null=True, allow_empty=True
+        child=ocpi_id(36), required=False, allow_null=True, allow_empty=True
     )
 
 
