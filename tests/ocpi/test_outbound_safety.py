@@ -7,6 +7,7 @@ resolver that answers differently on the second lookup is what DNS rebinding is)
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
 import socket
@@ -22,17 +23,22 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from apps.ocpi.common.client import OcpiClient, OcpiTransportError, PinnedTransport
 from apps.ocpi.common.netguard import NOT_REACHABLE, UnsafeUrlError, check_outbound_url
 from apps.ocpi.models import ExchangeLogEntry
-from tests.ocpi.httpserver import envelope
+from apps.ocpi.services.handshake import connection_invite
+from apps.ocpi.versions import VersionNumber
+from apps.partners.enums import ConnectionStatus
+from tests.factories import PartnerFactory
+from tests.ocpi.httpserver import OcpiPeer, RecordedRequest, Reply, envelope
 
 pytestmark = pytest.mark.django_db
 
 TOKEN = "outbound-safety-token"
 PUBLIC = "93.184.215.14"
+V = VersionNumber.V2_2_1.value
 _real_getaddrinfo = socket.getaddrinfo
 
 
@@ -257,3 +263,121 @@ def test_refusals_tell_partners_nothing_about_our_network(url: str) -> None:
         check_outbound_url(url)
     assert "non-public" in caught.value.message  # operators see why
     assert caught.value.public_message == NOT_REACHABLE
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": "Token " + base64.b64encode(token.encode()).decode()}
+
+
+def _credentials(url: str) -> dict[str, Any]:
+    return {
+        "token": "token-B-from-partner",
+        "url": url,
+        "roles": [
+            {
+                "role": "EMSP",
+                "party_id": "ABC",
+                "country_code": "BE",
+                "business_details": {"name": "ABC Mobility"},
+            }
+        ],
+    }
+
+
+@override_settings(OCPI_OUTBOUND_ALLOW_LOCAL=False)
+@pytest.mark.parametrize(
+    "versions_url",
+    ["https://localhost/ocpi/versions", "https://127.0.0.1:5432/", "https://[::1]:6379/versions"],
+)
+def test_a_credentials_post_with_an_internal_url_learns_nothing_about_our_network(
+    client: Client, loopback_listener: Listener, versions_url: str
+) -> None:
+    connection, token_a = connection_invite(partner=PartnerFactory.create())
+    response = client.post(
+        f"/ocpi/{V}/credentials",
+        _credentials(versions_url),
+        content_type="application/json",
+        headers=_auth(token_a),
+    )
+    answer = response.json()
+    assert answer["status_code"] == 3001
+    assert answer["status_message"] == (
+        f"cannot GET the partner's versions at {versions_url}: {NOT_REACHABLE}"
+    )
+    # The operator's view keeps the reason.
+    connection.refresh_from_db()
+    assert "non-public address" in connection.last_error
+    assert connection.status == ConnectionStatus.PENDING
+    assert loopback_listener.accepted == []
+
+
+@override_settings(OCPI_OUTBOUND_ALLOW_LOCAL=False)
+def test_a_closed_port_and_an_open_one_answer_alike(
+    client: Client, monkeypatch: pytest.MonkeyPatch, loopback_listener: Listener
+) -> None:
+    """Whether a public host refuses, times out or cannot be resolved: one message."""
+    lookups: list[str] = []
+    answers = {"refuses.example": PUBLIC}
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        scripted_dns(
+            lambda h, _n: answers.get(h) or (_ for _ in ()).throw(socket.gaierror(-2, "no")),
+            lookups,
+        ),
+    )
+    messages = []
+    for host in ("refuses.example", "unknown.example"):
+        connection, token_a = connection_invite(partner=PartnerFactory.create())
+        response = client.post(
+            f"/ocpi/{V}/credentials",
+            _credentials(f"https://{host}:{loopback_listener.port}/v"),
+            content_type="application/json",
+            headers=_auth(token_a),
+        )
+        messages.append(response.json()["status_message"].replace(host, "HOST"))
+        connection.refresh_from_db()
+        assert connection.last_error  # the detail, for operators
+    assert messages[0] == messages[1]
+    assert messages[0].endswith(NOT_REACHABLE)
+
+
+# -- 3. endpoint URLs are checked at the handshake ------------------------------------------------
+@override_settings(OCPI_OUTBOUND_ALLOW_LOCAL=True)  # the partner runs on 127.0.0.1 here
+@pytest.mark.parametrize(
+    ("endpoint_url", "words"),
+    [
+        ("http://user:secret@127.0.0.1:1/ocpi/locations", "user info"),
+        ("ftp://127.0.0.1/ocpi/locations", "HTTPS required"),
+    ],
+)
+def test_endpoint_urls_are_checked_when_the_partner_registers(
+    client: Client, ocpi_peer: OcpiPeer, endpoint_url: str, words: str
+) -> None:
+    def handle(request: RecordedRequest) -> Reply:
+        if request.path == "/ocpi/versions":
+            return Reply(body=envelope([{"version": V, "url": ocpi_peer.url(f"/ocpi/{V}")}]))
+        endpoints = [
+            {"identifier": "credentials", "role": "RECEIVER", "url": ocpi_peer.url("/c")},
+            {"identifier": "locations", "role": "RECEIVER", "url": endpoint_url},
+        ]
+        return Reply(body=envelope({"version": V, "endpoints": endpoints}))
+
+    ocpi_peer.handler = handle
+    connection, token_a = connection_invite(partner=PartnerFactory.create())
+    response = client.post(
+        f"/ocpi/{V}/credentials",
+        _credentials(ocpi_peer.url("/ocpi/versions")),
+        content_type="application/json",
+        headers=_auth(token_a),
+    )
+    answer = response.json()
+    assert answer["status_code"] == 3001
+    assert "endpoint locations" in answer["status_message"]
+    assert words in answer["status_message"]
+    assert "secret" not in answer["status_message"]
+    connection.refresh_from_db()
+    assert connection.status == ConnectionStatus.PENDING
+    assert connection.endpoints == []
+    assert connection.send_token is None
+    assert "secret" not in connection.last_error

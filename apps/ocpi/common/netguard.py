@@ -16,7 +16,8 @@ bypass the check either.
 Errors carry two texts: ``message`` for operators (the exchange log, the connection's last error),
 which may say what a name resolves to, and ``public_message`` for partners, which never does
 (a partner must not learn how our internal names resolve or what is listening on our network).
-:func:`url_problem` is the one rule for URLs a partner hands us (endpoint URLs, ``response_url``).
+:func:`partner_url_check` is the one rule for URLs a partner hands us (endpoint URLs,
+``response_url``).
 
 ``settings.OCPI_OUTBOUND_ALLOW_LOCAL`` (development and tests only) allows ``http://`` and
 local/private addresses, and skips the resolution (the connection then resolves as usual).
@@ -156,17 +157,23 @@ def check_outbound_url(url: str) -> list[IPAddress]:
     return addresses
 
 
-def url_problem(url: str, *, max_length: int = MAX_URL_LENGTH) -> str | None:
-    """Why a URL a partner hands us (an endpoint URL, a ``response_url``) is not acceptable,
-    in words that may be sent back to that partner; ``None`` when it is acceptable.
+def partner_url_check(url: str, *, max_length: int = MAX_URL_LENGTH) -> None:
+    """Raise :class:`UnsafeUrlError` unless ``url``, handed to us by a partner (an endpoint URL,
+    a ``response_url``), is one we will call.
 
     The one rule for every such URL: at most ``max_length`` characters, and what
     :func:`check_outbound_url` demands (scheme, a host, no user info, a host we may call).
     """
     if len(url) > max_length:
-        return f"must be at most {max_length} characters"
+        raise UnsafeUrlError(f"must be at most {max_length} characters")
+    check_outbound_url(url)
+
+
+def url_problem(url: str, *, max_length: int = MAX_URL_LENGTH) -> str | None:
+    """Why :func:`partner_url_check` refuses ``url``, in words that may be sent back to the
+    partner; ``None`` when the URL is acceptable."""
     try:
-        check_outbound_url(url)
+        partner_url_check(url, max_length=max_length)
     except UnsafeUrlError as exc:
         return exc.public_message
     return None

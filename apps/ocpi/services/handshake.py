@@ -19,11 +19,13 @@ from django.utils import timezone
 
 from apps.core.crypto import hash_secret, new_token
 from apps.core.errors import DomainError
+from apps.core.redaction import redact_text
 from apps.core.services import Actor, audit_log_record
 from apps.ocpi.adapters.base import Adapter, CredentialsInfo, EndpointInfo, PartyRole
 from apps.ocpi.adapters.registry import get_adapter, supported_versions, version_key
 from apps.ocpi.common.client import OcpiCallError, OcpiClient, OcpiTransportError
 from apps.ocpi.common.errors import OcpiError, Unauthorized
+from apps.ocpi.common.netguard import UnsafeUrlError, partner_url_check
 from apps.ocpi.common.status import OcpiStatus
 from apps.ocpi.versions import STANDARD_PROFILE
 from apps.partners.enums import ConnectionStatus
@@ -34,13 +36,23 @@ logger = logging.getLogger(__name__)
 
 
 class HandshakeError(DomainError):
-    """A handshake step failed; ``ocpi_status`` is the OCPI code that describes it."""
+    """A handshake step failed; ``ocpi_status`` is the OCPI code that describes it.
+
+    ``message`` is for operators; ``public_message`` is what the partner is told (it never
+    says what a host name resolves to or whether a port answered)."""
 
     code = "OCPI_HANDSHAKE_FAILED"
 
-    def __init__(self, message: str, *, ocpi_status: int = OcpiStatus.CLIENT_API_UNUSABLE) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        ocpi_status: int = OcpiStatus.CLIENT_API_UNUSABLE,
+        public_message: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.ocpi_status = ocpi_status
+        self.public_message = message if public_message is None else public_message
 
 
 # -- who we are --------------------------------------------------------------------------------
@@ -81,7 +93,13 @@ def _fetch(
         with _client(adapter, token, connection) as client:
             response = client.get(url, module="versions")
             response.raise_for_status()
-    except (OcpiTransportError, OcpiCallError) as exc:
+    except OcpiTransportError as exc:
+        shown = redact_text(url)
+        raise HandshakeError(
+            f"cannot GET the partner's {what} at {shown}: {exc}",
+            public_message=f"cannot GET the partner's {what} at {shown}: {exc.public_message}",
+        ) from exc
+    except OcpiCallError as exc:
         raise HandshakeError(f"cannot GET the partner's {what} at {url}: {exc}") from exc
     return response.data
 
@@ -126,6 +144,15 @@ def fetch_endpoints(
         )
     except OcpiError as exc:
         raise HandshakeError(f"the partner's version details are invalid: {exc.message}") from exc
+    for endpoint in endpoints:
+        try:
+            partner_url_check(endpoint.url)
+        except UnsafeUrlError as exc:
+            shown = redact_text(endpoint.url)
+            where = f"endpoint {endpoint.identifier} ({endpoint.role}) URL {shown!r}"
+            raise HandshakeError(
+                f"{where}: {exc}", public_message=f"{where}: {exc.public_message}"
+            ) from exc
     missing = adapter.required_endpoints - {e.identifier for e in endpoints}
     if missing:
         raise HandshakeError(
@@ -195,7 +222,7 @@ def _group_roles(roles: Iterable[PartyRole]) -> dict[tuple[str, str], list[Party
 
 def connection_record_error(*, connection: PartnerConnection, message: str) -> None:
     PartnerConnection.objects.filter(pk=connection.pk).update(
-        last_error=message[:2000], last_error_at=timezone.now()
+        last_error=redact_text(message)[:2000], last_error_at=timezone.now()
     )
 
 
@@ -241,7 +268,7 @@ def credentials_accept(
             )
     except HandshakeError as exc:
         connection_record_error(connection=connection, message=exc.message)
-        raise OcpiError(exc.message, status_code=exc.ocpi_status) from exc
+        raise OcpiError(exc.public_message, status_code=exc.ocpi_status) from exc
     return token_c
 
 
