@@ -521,3 +521,20 @@ def test_an_over_long_url_or_header_is_an_envelope(world: World) -> None:
         431,
         "header X-Padding is longer than 4096 characters",
     )
+
+
+def test_a_session_patch_follows_the_same_rules_as_its_put(world: World) -> None:
+    assert world.cpo.put("emsp/sessions/BE/BEC/101", session()).status_code == 201
+    held = ChargingSession.objects.get(session_id="101")
+    for patch, message in (
+        ({"kwh": -1}, "kwh: must not be negative"),
+        ({"kwh": Decimal("1e15")}, "kwh: 1E+15 is out of range"),
+        ({"charging_periods": [None]}, "charging_periods[0]: a list element must not be null"),
+    ):
+        answer = world.cpo.patch(
+            "emsp/sessions/BE/BEC/101", {**patch, "last_updated": "2030-01-01T00:00:00Z"}
+        ).json()
+        assert answer["status_code"] == 2001, answer
+        assert message in answer["status_message"], answer
+    again = ChargingSession.objects.get(session_id="101")
+    assert (again.kwh, again.last_updated) == (held.kwh, held.last_updated)
