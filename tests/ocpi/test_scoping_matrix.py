@@ -13,6 +13,9 @@ Kinds of caller:
   caller is a partner that is not a hub (403).
 * ``owner``: the same partner addressing its own party → never refused for scoping reasons
   (the answer may still be 2001 for an empty body, or 404 for an unknown object).
+
+And every route, method and role of the caller's party (CPO, EMSP, HUB, a role no interface is
+for, and a hub relaying for such a party): allowed or refused with 403 as ``ROUTES`` says.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from apps.ocpi.services.handshake import connection_invite
-from tests.factories import PartnerFactory
+from tests.factories import PartnerFactory, PartyFactory
 from tests.ocpi.callers import Caller, own_party, partner_caller
 
 pytestmark = pytest.mark.django_db
@@ -39,60 +42,77 @@ SCOPING_MESSAGE = "is not one this connection represents"
 CANDIDATES = ("MATRIX1", "6c1f2a9e-3b7d-4e0a-9f51-2d8c4b7a0e13", "START_SESSION")
 
 
+#: Every role a party can play (spec 1.1).
+ALL_ROLES = frozenset({"CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"})
+CPO, EMSP = frozenset({"CPO"}), frozenset({"EMSP"})
+#: Who receives Locations and Tariffs from a CPO (spec 1.2).
+LOCATION_RECEIVERS = frozenset({"EMSP", "NSP", "NAP"})
+
+
 @dataclass(frozen=True)
 class RouteCase:
     """What the matrix needs to know about one route beyond the URLconf.
 
-    ``configuration``: a configuration module (versions/credentials) that token A may call.
+    ``callers``: the roles a calling party may play on this route (spec 1.2: who implements the
+    opposite interface), written out here independently of the route table in the code; a
+    party playing none of them is refused with 403 / OCPI 2000, except through a hub
+    connection (a hub relays for the parties it represents, whatever their roles).
+    ``configuration``: a configuration module (versions/credentials) that token A may call and
+    that checks no role.
     ``hub_only``: the URL's party is the one a hub reports about; callers that are not hubs are
     refused (403) instead of callers of another party.
-    ``caller_role``: the role the calling partner's party plays on this route.
     """
 
+    callers: frozenset[str]
     configuration: bool = False
     hub_only: bool = False
-    caller_role: str = "EMSP"
+
+    @property
+    def caller_role(self) -> str:
+        """The role the calling partner's party plays in the scoping tests."""
+        return "EMSP" if "EMSP" in self.callers else sorted(self.callers)[0]
 
 
 ROUTES: dict[str, RouteCase] = {
-    "details": RouteCase(configuration=True),
-    "credentials": RouteCase(configuration=True),
-    # We are the eMSP: a CPO pushes to us.
-    "locations_receiver": RouteCase(caller_role="CPO"),
-    "locations_receiver_location": RouteCase(caller_role="CPO"),
-    "locations_receiver_evse": RouteCase(caller_role="CPO"),
-    "locations_receiver_connector": RouteCase(caller_role="CPO"),
-    "tariffs_receiver": RouteCase(caller_role="CPO"),
-    "tariffs_receiver_tariff": RouteCase(caller_role="CPO"),
-    "sessions_receiver": RouteCase(caller_role="CPO"),
-    "sessions_receiver_session": RouteCase(caller_role="CPO"),
-    "cdrs_receiver": RouteCase(caller_role="CPO"),
-    "cdrs_receiver_cdr": RouteCase(caller_role="CPO"),
-    "commands_sender": RouteCase(caller_role="CPO"),
-    "commands_sender_result": RouteCase(caller_role="CPO"),
-    "chargingprofiles_sender": RouteCase(caller_role="CPO"),
-    "chargingprofiles_sender_result": RouteCase(caller_role="CPO"),
-    "chargingprofiles_sender_session": RouteCase(caller_role="CPO"),
-    "tokens_sender": RouteCase(caller_role="CPO"),
-    "tokens_sender_authorize": RouteCase(caller_role="CPO"),
-    # We are the CPO: an eMSP reads from us or sends to us.
-    "locations_sender": RouteCase(),
-    "locations_sender_location": RouteCase(),
-    "locations_sender_evse": RouteCase(),
-    "locations_sender_connector": RouteCase(),
-    "tariffs_sender": RouteCase(),
-    "sessions_sender": RouteCase(),
-    "sessions_sender_charging_preferences": RouteCase(),
-    "cdrs_sender": RouteCase(),
-    "tokens_receiver": RouteCase(),
-    "tokens_receiver_token": RouteCase(),
-    "commands_receiver": RouteCase(),
-    "commands_receiver_command": RouteCase(),
-    "chargingprofiles_receiver": RouteCase(),
-    "chargingprofiles_receiver_session": RouteCase(),
+    "details": RouteCase(ALL_ROLES, configuration=True),
+    "credentials": RouteCase(ALL_ROLES, configuration=True),
+    # We are the eMSP: a CPO pushes to us, posts command and charging-profile results, pulls
+    # our tokens and asks us to authorize them.
+    "locations_receiver": RouteCase(CPO),
+    "locations_receiver_location": RouteCase(CPO),
+    "locations_receiver_evse": RouteCase(CPO),
+    "locations_receiver_connector": RouteCase(CPO),
+    "tariffs_receiver": RouteCase(CPO),
+    "tariffs_receiver_tariff": RouteCase(CPO),
+    "sessions_receiver": RouteCase(CPO),
+    "sessions_receiver_session": RouteCase(CPO),
+    "cdrs_receiver": RouteCase(CPO),
+    "cdrs_receiver_cdr": RouteCase(CPO),
+    "commands_sender": RouteCase(CPO),
+    "commands_sender_result": RouteCase(CPO),
+    "chargingprofiles_sender": RouteCase(CPO),
+    "chargingprofiles_sender_result": RouteCase(CPO),
+    "chargingprofiles_sender_session": RouteCase(CPO),
+    "tokens_sender": RouteCase(CPO),
+    "tokens_sender_authorize": RouteCase(CPO),
+    # We are the CPO: an eMSP (or another receiver of our data) reads from us or sends to us.
+    "locations_sender": RouteCase(LOCATION_RECEIVERS),
+    "locations_sender_location": RouteCase(LOCATION_RECEIVERS),
+    "locations_sender_evse": RouteCase(LOCATION_RECEIVERS),
+    "locations_sender_connector": RouteCase(LOCATION_RECEIVERS),
+    "tariffs_sender": RouteCase(LOCATION_RECEIVERS),
+    "sessions_sender": RouteCase(frozenset({"EMSP", "SCSP"})),
+    "sessions_sender_charging_preferences": RouteCase(frozenset({"EMSP", "SCSP"})),
+    "cdrs_sender": RouteCase(EMSP),
+    "tokens_receiver": RouteCase(EMSP),
+    "tokens_receiver_token": RouteCase(EMSP),
+    "commands_receiver": RouteCase(EMSP),
+    "commands_receiver_command": RouteCase(EMSP),
+    "chargingprofiles_receiver": RouteCase(frozenset({"EMSP", "SCSP"})),
+    "chargingprofiles_receiver_session": RouteCase(frozenset({"EMSP", "SCSP"})),
     # Configuration module between a platform and a hub.
-    "hubclientinfo_receiver": RouteCase(caller_role="HUB"),
-    "hubclientinfo_receiver_object": RouteCase(hub_only=True, caller_role="HUB"),
+    "hubclientinfo_receiver": RouteCase(frozenset({"HUB"})),
+    "hubclientinfo_receiver_object": RouteCase(frozenset({"HUB"}), hub_only=True),
 }
 
 
@@ -251,3 +271,49 @@ def test_the_owner_is_never_refused_for_scope(route_name: str, method: str) -> N
     response = _call(owner.client, method, url, owner.headers())
     assert response.status_code not in (401, 403), (url, response.content)
     assert SCOPING_MESSAGE not in response.json().get("status_message", ""), url
+
+
+#: The callers of the role matrix: the role the calling party plays; ``HUB_RELAY`` is a hub
+#: connection sending for a party it represents that plays neither role (OTHER).
+ROLE_CALLERS = ("CPO", "EMSP", "HUB", "OTHER", "HUB_RELAY")
+ROLE_MESSAGE = "interface is for"
+
+
+def role_cases() -> list[tuple[str, str, str]]:
+    return [(name, method, role) for name, method in cases() for role in ROLE_CALLERS]
+
+
+def _role_caller(role: str) -> tuple[Caller, dict[str, str]]:
+    if role != "HUB_RELAY":
+        caller = partner_caller(role, country_code="BE", party_id="OWN")
+        return caller, caller.headers()
+    caller = partner_caller("HUB", country_code="DE", party_id="HUB")
+    relayed = PartyFactory.create(
+        partner=caller.connection.partner, country_code="BE", party_id="OWN", roles=["OTHER"]
+    )
+    caller.connection.represented_parties.add(relayed)
+    return caller, caller.headers(sender=relayed)
+
+
+@pytest.mark.parametrize(("route_name", "method", "role"), role_cases())
+def test_every_route_checks_the_role_of_the_calling_party(
+    route_name: str, method: str, role: str
+) -> None:
+    route = next(r for r in mounted_routes() if r.name == route_name)
+    case = ROUTES[route_name]
+    own_party("CPO", "EMSP")
+    caller, headers = _role_caller(role)
+    allowed = case.configuration or role in case.callers or role in ("HUB", "HUB_RELAY")
+    url = url_for(route, country_code="BE", party_id="OWN")
+    before = _row_counts()
+    response = _call(caller.client, method, url, headers)
+    message = response.json().get("status_message", "")
+    if allowed:
+        assert response.status_code != 403, (url, response.content)
+        assert ROLE_MESSAGE not in message, url
+        return
+    assert response.status_code == 403, (url, response.content)
+    assert response.json()["status_code"] == 2000
+    expected = " or ".join(sorted(case.callers))
+    assert f"{ROLE_MESSAGE} {expected} (or a hub); BE*OWN plays {role}" in message, message
+    assert _row_counts() == before

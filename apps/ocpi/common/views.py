@@ -31,6 +31,7 @@ from apps.ocpi.common.routing import (
 )
 from apps.ocpi.common.status import OcpiStatus
 from apps.ocpi.common.validation import url_ids_check
+from apps.partners.enums import Role
 from apps.partners.models import PartnerConnection, Party
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,9 @@ class OcpiView(APIView):
     connection: PartnerConnection
     token: str
     routing: InboundRouting | None = None
+    #: Set per route by ``MountedEndpoint`` (its ``caller_roles``/``interface_role``).
+    caller_roles: frozenset[str] | None = None
+    interface_role: str = ""
 
     def get_exception_handler(self) -> Any:
         return ocpi_exception_handler
@@ -143,10 +147,47 @@ class OcpiView(APIView):
 class FunctionalView(OcpiView):
     """Base of the functional modules (Locations, Tariffs, Tokens, Sessions, CDRs, Commands ...).
 
-    Receiver side: objects are addressed by their owner (``country_code``/``party_id`` in the
-    URL), and a caller may only touch the parties its connection represents. Sender side: what
-    a caller sees is what our own parties in the module's role publish to its partner.
+    Every request first passes the role check (``caller_role_check``). Receiver side: objects
+    are addressed by their owner (``country_code``/``party_id`` in the URL), and a caller may
+    only touch the parties its connection represents. Sender side: what a caller sees is what
+    our own parties in the module's role publish to its partner.
     """
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.caller_role_check()
+
+    def caller_role_check(self) -> None:
+        """The calling party must play a role this interface is for (the route's
+        ``caller_roles``), else HTTP 403 / OCPI 2000 before anything is read or written.
+
+        The calling party is the routing headers' from-party (one the connection represents);
+        without routing headers (hubclientinfo) any party of the connection. A connection that
+        represents a HUB party relays for all the parties it represents, whatever their roles
+        (spec 2.11: the hub forwards their requests). A route that declares no roles refuses
+        everyone: forgetting the declaration cannot open an interface.
+        """
+        roles = self.caller_roles
+        if roles is None:
+            logger.error("OCPI route %s declares no caller roles", self.request.path)
+            raise OcpiError("this interface is not open to partners", http_status=403)
+        callers = (
+            [self.routing.sender]
+            if self.routing is not None
+            else list(self.connection.represented_parties.all())
+        )
+        if any(p.has_role(r) for p in callers for r in roles):
+            return
+        if any(p.has_role(Role.HUB) for p in self.connection.represented_parties.all()):
+            return
+        interface = " ".join(x for x in (self.module, self.interface_role) if x)
+        played = ", ".join(sorted({r for p in callers for r in (p.roles or [])})) or "no role"
+        who = ", ".join(p.code for p in callers) or "no party"
+        raise OcpiError(
+            f"the {interface} interface is for {' or '.join(sorted(roles))} (or a hub); "
+            f"{who} plays {played}",
+            http_status=403,
+        )
 
     def owner_party(self, country_code: str, party_id: str) -> Party:
         """The party an object URL names, if this connection may speak for it; else 404."""

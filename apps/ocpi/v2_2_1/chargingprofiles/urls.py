@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apps.ocpi.common.mounting import MountedEndpoint, Route, segment
 from apps.ocpi.v2_2_1.chargingprofiles import views
+from apps.partners.enums import Role
 
 REFERENCE = (
     r"(?P<reference>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
@@ -16,6 +17,7 @@ ENDPOINTS: list[MountedEndpoint] = [
         "cpo/chargingprofiles",
         views.ChargingProfilesRootView.as_view(),
         "chargingprofiles_receiver",
+        caller_roles=frozenset({Role.EMSP, Role.SCSP}),
         our_roles=frozenset({"CPO"}),
         routes=(
             Route(
@@ -31,6 +33,7 @@ ENDPOINTS: list[MountedEndpoint] = [
         "emsp/chargingprofiles",
         views.ChargingProfilesRootView.as_view(),
         "chargingprofiles_sender",
+        caller_roles=frozenset({Role.CPO}),
         our_roles=frozenset({"EMSP"}),
         routes=(
             # Before the session route: a reference path has two segments, a session id one.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apps.ocpi.common.mounting import MountedEndpoint, Route, segment
 from apps.ocpi.v2_2_1.commands import views
+from apps.partners.enums import Role
 
 ENDPOINTS: list[MountedEndpoint] = [
     MountedEndpoint(
@@ -12,6 +13,7 @@ ENDPOINTS: list[MountedEndpoint] = [
         "cpo/commands",
         views.CommandsReceiverRootView.as_view(),
         "commands_receiver",
+        caller_roles=frozenset({Role.EMSP}),
         our_roles=frozenset({"CPO"}),
         routes=(
             Route(
@@ -27,6 +29,7 @@ ENDPOINTS: list[MountedEndpoint] = [
         "emsp/commands",
         views.CommandsSenderRootView.as_view(),
         "commands_sender",
+        caller_roles=frozenset({Role.CPO}),
         our_roles=frozenset({"EMSP"}),
         routes=(
             Route(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from apps.ocpi.common.mounting import COUNTRY, PARTY, MountedEndpoint, Route, segment
 from apps.ocpi.v2_2_1.locations import views
+from apps.partners.enums import Role
 
 _LOCATION = segment("location_id")
 _EVSE = segment("evse_uid")
@@ -21,6 +22,7 @@ ENDPOINTS: list[MountedEndpoint] = [
         "emsp/locations",
         views.LocationsReceiverRootView.as_view(),
         "locations_receiver",
+        caller_roles=frozenset({Role.CPO}),
         our_roles=frozenset({"EMSP"}),
         routes=(
             Route(_OWNED, _receiver, "locations_receiver_location"),
@@ -34,6 +36,7 @@ ENDPOINTS: list[MountedEndpoint] = [
         "cpo/locations",
         views.LocationsSenderView.as_view(),
         "locations_sender",
+        caller_roles=frozenset({Role.EMSP, Role.NSP, Role.NAP}),
         our_roles=frozenset({"CPO"}),
         routes=(
             Route(_LOCATION, _sender_object, "locations_sender_location"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apps.ocpi.common.mounting import COUNTRY, PARTY, MountedEndpoint, Route, segment
 from apps.ocpi.v2_2_1.tariffs import views
+from apps.partners.enums import Role
 
 ENDPOINTS: list[MountedEndpoint] = [
     MountedEndpoint(
@@ -12,6 +13,7 @@ ENDPOINTS: list[MountedEndpoint] = [
         "emsp/tariffs",
         views.TariffsReceiverRootView.as_view(),
         "tariffs_receiver",
+        caller_roles=frozenset({Role.CPO}),
         our_roles=frozenset({"EMSP"}),
         routes=(
             Route(
@@ -27,6 +29,7 @@ ENDPOINTS: list[MountedEndpoint] = [
         "cpo/tariffs",
         views.TariffsSenderView.as_view(),
         "tariffs_sender",
+        caller_roles=frozenset({Role.EMSP, Role.NSP, Role.NAP}),
         our_roles=frozenset({"CPO"}),
     ),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apps.ocpi.common.mounting import COUNTRY, PARTY, MountedEndpoint, Route, segment
 from apps.ocpi.v2_2_1.tokens import views
+from apps.partners.enums import Role
 
 ENDPOINTS: list[MountedEndpoint] = [
     MountedEndpoint(
@@ -12,6 +13,7 @@ ENDPOINTS: list[MountedEndpoint] = [
         "cpo/tokens",
         views.TokensReceiverRootView.as_view(),
         "tokens_receiver",
+        caller_roles=frozenset({Role.EMSP}),
         our_roles=frozenset({"CPO"}),
         routes=(
             Route(
@@ -27,6 +29,7 @@ ENDPOINTS: list[MountedEndpoint] = [
         "emsp/tokens",
         views.TokensSenderListView.as_view(),
         "tokens_sender",
+        caller_roles=frozenset({Role.CPO}),
         our_roles=frozenset({"EMSP"}),
         routes=(
             Route(
