@@ -183,6 +183,8 @@ INSTALLED_APPS = [
     "django_filters",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "apps.core",
     "apps.partners",
     "apps.locations",
@@ -204,6 +206,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its lockout answer.
@@ -324,8 +327,13 @@ AUTH_PASSWORD_VALIDATORS = [
 # the count. Only Django's own authentication is counted: OCPI and its tokens never go through it.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # The password, then the TOTP code of a user who has a confirmed device (apps.core.otp).
+    "apps.core.otp.PasswordAndTotpBackend",
 ]
+# Second factor: optional per user (a confirmed TOTP device asks for its code); on, a user
+# without a device cannot log in at all (set the devices up first).
+ADMIN_REQUIRE_2FA = env_bool("ADMIN_REQUIRE_2FA", False)
+OTP_TOTP_ISSUER = OCPI_BUSINESS_NAME
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.db.models import Model
@@ -15,6 +16,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.cdrs.models import Cdr, CdrFinding
 from apps.charging_sessions.models import ChargingSession
@@ -40,6 +42,9 @@ REGISTERED: list[type[Model]] = sorted(
 )
 SAMPLES: dict[type[Model], Callable[[], Model]] = {
     Group: lambda: Group.objects.create(name="operations"),
+    TOTPDevice: lambda: TOTPDevice.objects.create(
+        user=get_user_model().objects.earliest("pk"), name="phone", confirmed=True
+    ),
     AccessAttempt: lambda: AccessAttempt.objects.create(
         username="ops", ip_address="203.0.113.7", path_info="/admin/login/", failures_since_start=5
     ),
