@@ -10,11 +10,11 @@ from __future__ import annotations
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
-from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
 from apps.ocpi.common.errors import InvalidParameters
+from apps.ocpi.common.fields import PartnerUrlField
 from apps.ocpi.common.timestamps import format_ocpi_datetime
 from apps.ocpi.common.validation import validated
 from apps.ocpi.v2_2_1.codecs import codec
@@ -69,25 +69,6 @@ class RateField(NumberField):
         return number
 
 
-class UrlField(serializers.CharField):
-    """An OCPI ``URL`` (string(255)): absolute http(s) with a host. Where it may point is
-    checked when we call it (the outbound client refuses private addresses)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=255, **kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        try:
-            parts = urlsplit(value)
-            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        except ValueError:
-            valid = False
-        if not valid:
-            raise serializers.ValidationError("must be an absolute http(s) URL")
-        return value
-
-
 class ChargingProfilePeriodSerializer(serializers.Serializer[Any]):
     start_period = IntegerField()
     limit = RateField()
@@ -111,7 +92,7 @@ class ChargingProfileSerializer(serializers.Serializer[Any]):
 
 class SetChargingProfileSerializer(serializers.Serializer[Any]):
     charging_profile = ChargingProfileSerializer()
-    response_url = UrlField()
+    response_url = PartnerUrlField()
 
     def validate_charging_profile(self, profile: Any) -> Any:
         # Cardinality * in the text, but a profile without a period limits nothing (spec 16.15).
@@ -148,11 +129,11 @@ class ProfileResultSerializer(serializers.Serializer[Any]):
 
 class ActiveProfileQuerySerializer(serializers.Serializer[Any]):
     duration = serializers.IntegerField(min_value=1)
-    response_url = UrlField()
+    response_url = PartnerUrlField()
 
 
 class ClearProfileQuerySerializer(serializers.Serializer[Any]):
-    response_url = UrlField()
+    response_url = PartnerUrlField()
 
 
 # -- wire dict → canonical -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from apps.commands.enums import CommandResponseType, CommandResultType, CommandType
 from apps.commands.types import CommandAnswer, CommandOutcome, CommandRequest, TokenSnapshot
+from apps.ocpi.common.fields import PartnerUrlField
 from apps.ocpi.common.timestamps import format_ocpi_datetime
 from apps.ocpi.common.validation import validated
 from apps.ocpi.v2_2_1.codecs import codec
@@ -46,7 +47,7 @@ class DisplayTextSerializer(serializers.Serializer[Any]):
 
 
 class _CommandSerializer(serializers.Serializer[Any]):
-    response_url = serializers.URLField(max_length=255)
+    response_url = PartnerUrlField()
 
 
 class StartSessionSerializer(_CommandSerializer):
