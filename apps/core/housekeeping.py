@@ -20,6 +20,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from apps.core.models import JobFailure
+from apps.core.redaction import redact_text
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +111,9 @@ def job_failure_record(*, task: str, arguments: str, error: str, traceback: str 
     try:
         JobFailure.objects.create(
             task=task[:200],
-            arguments=arguments[:500],
-            error=error[:5000],
-            traceback=traceback[-20000:],
+            arguments=redact_text(arguments)[:500],
+            error=redact_text(error)[:5000],
+            traceback=redact_text(traceback)[-20000:],
         )
     except Exception:
         logger.exception("could not record the failure of %s", task)

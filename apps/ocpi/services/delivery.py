@@ -41,6 +41,7 @@ from apps.cdrs.enums import CdrOrigin, CdrStatus
 from apps.cdrs.models import Cdr
 from apps.charging_sessions.models import ChargingSession
 from apps.core.events import ChangeKind, DomainChange, change_listener
+from apps.core.redaction import redact_text
 from apps.core.scheduling import enqueue_once, job_started
 from apps.core.services import Actor, audit_log_record
 from apps.locations.models import Evse, Location
@@ -800,7 +801,7 @@ def _finish(delivery: OutboundDelivery, status: str, outcome: Outcome, *, wait: 
         "status": status,
         "attempts": delivery.attempts + 1,
         "lease_expires_at": None,
-        "last_error": outcome.error[:2000],
+        "last_error": redact_text(outcome.error)[:2000],
         "last_http_status": outcome.http_status,
         "last_ocpi_status": outcome.ocpi_status,
     }
@@ -818,7 +819,9 @@ def _finish(delivery: OutboundDelivery, status: str, outcome: Outcome, *, wait: 
         ).exclude(pk=delivery.pk)
         if newer.exists():
             fields["status"] = DeliveryStatus.DISCARDED
-            fields["last_error"] = f"superseded by a newer change ({outcome.error})"[:2000]
+            fields["last_error"] = redact_text(f"superseded by a newer change ({outcome.error})")[
+                :2000
+            ]
     finished = OutboundDelivery.objects.filter(
         pk=delivery.pk, status=DeliveryStatus.IN_FLIGHT, claim_token=delivery.claim_token
     ).update(**fields)

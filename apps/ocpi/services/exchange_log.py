@@ -1,23 +1,23 @@
 """The exchange log: one row per OCPI HTTP exchange, in and out.
 
-Bodies are kept only while the connection's ``log_bodies`` debug switch is on, with the values of
-every ``"token"`` key redacted. Headers are never stored, so neither is the Authorization header.
+Bodies are kept only while the connection's ``log_bodies`` debug switch is on, redacted by
+:mod:`apps.core.redaction` (token-like keys, URL user info, Authorization values), as are the
+URL and the error of every row. Headers are never stored, so neither is the Authorization header.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
+from apps.core.redaction import REDACTED, redact_data, redact_text
 from apps.ocpi.common import jsonutil
 from apps.ocpi.models import Direction, ExchangeLogEntry
 from apps.partners.models import PartnerConnection
 
-REDACTED = "[redacted]"
 #: Non-JSON bodies (HTML error pages, binary junk) are cut to this many bytes.
 MAX_TEXT_BODY_BYTES = 64 * 1024
 #: JSON bodies are kept whole up to this many characters: a debug switch left on during a full
@@ -26,20 +26,12 @@ MAX_JSON_BODY_CHARS = 1024 * 1024
 PRUNE_BATCH_SIZE = 5000
 
 _SMALLINT_MAX = 32767  # PositiveSmallIntegerField on every backend
-# A "token" member in text that is not valid JSON: the quoted (possibly cut-off) or bare value.
-_TOKEN_IN_TEXT = re.compile(r'("token"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^\s,}\]]+)', re.IGNORECASE)
+__all__ = ["REDACTED", "body_for_log", "exchange_log_prune", "exchange_log_record", "redact"]
 
 
 def redact(value: Any) -> Any:
-    """A copy of a parsed JSON document with the value of every ``token`` key redacted."""
-    if isinstance(value, dict):
-        return {
-            key: REDACTED if isinstance(key, str) and key.lower() == "token" else redact(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    return value
+    """A copy of a parsed JSON document with credentials redacted (see ``redact_data``)."""
+    return redact_data(value)
 
 
 def _truncate(text: str, limit: int, total: int) -> str:
@@ -67,7 +59,7 @@ def body_for_log(body: bytes) -> str:
     text = body[:MAX_TEXT_BODY_BYTES].decode("utf-8", errors="replace")
     # Broken JSON (a truncated page, a credentials body with a syntax error) may still hold a
     # token: redact what looks like one.
-    text = _TOKEN_IN_TEXT.sub(rf'\1"{REDACTED}"', text)
+    text = redact_text(text)
     text = text.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
     if len(body) > MAX_TEXT_BODY_BYTES:
         return _truncate(text, MAX_TEXT_BODY_BYTES, len(body))
@@ -115,7 +107,7 @@ def exchange_log_record(
         direction=Direction(direction),
         connection=connection,
         method=_clip(method.upper(), "method"),
-        url=_clip(url, "url"),
+        url=_clip(redact_text(url), "url"),
         module=_clip(module, "module"),
         http_status=_smallint(http_status),
         ocpi_status=_smallint(ocpi_status),
@@ -126,7 +118,7 @@ def exchange_log_record(
         response_size=len(response_body or b""),
         request_body=body_for_log(request_body or b"") if keep_bodies else "",
         response_body=body_for_log(response_body or b"") if keep_bodies else "",
-        error=error.replace("\x00", "\ufffd"),
+        error=redact_text(error).replace("\x00", "\ufffd"),
     )
 
 

@@ -380,7 +380,8 @@ def connection_register(
             )
     except HandshakeError as exc:
         connection.issued_token_hash = None  # token B is worthless now
-        connection.last_error, connection.last_error_at = exc.message, timezone.now()
+        connection.last_error = redact_text(exc.message)[:2000]
+        connection.last_error_at = timezone.now()
         connection.save()
         log.append(f"failed: {exc.message}")
         raise

@@ -37,6 +37,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.errors import DomainError
+from apps.core.redaction import redact_text
 from apps.core.scheduling import enqueue_once, job_started
 from apps.core.upsert import Upserted
 from apps.ocpi.adapters.registry import UnknownAdapter, get_adapter
@@ -308,7 +309,7 @@ def _record_failure(connection: PartnerConnection, module: str, *, token: str, e
             cursor.run_lease_expires_at = None
         cursor.failures += 1
         cursor.consecutive_failures += 1
-        cursor.last_error = error[:2000]
+        cursor.last_error = redact_text(error)[:2000]
         cursor.last_error_at = timezone.now()
         cursor.last_run_at = cursor.last_error_at
         cursor.save()
