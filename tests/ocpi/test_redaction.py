@@ -126,13 +126,16 @@ def test_a_delivery_to_a_url_with_user_info_does_not_store_it(ocpi_peer: OcpiPee
     assert_clean(ExchangeLogEntry.objects.get().error)
 
 
-def test_a_sync_cursor_keeps_its_error_without_credentials(ocpi_peer: OcpiPeer) -> None:
+def test_a_sync_cursor_keeps_its_error_without_credentials(
+    ocpi_peer: OcpiPeer, caplog: pytest.LogCaptureFixture
+) -> None:
     connection = hub_connection(ocpi_peer)
     ocpi_peer.reply(envelope(status_code=3000, status_message=LEAKY), status=500)
     sync_run(connection_id=connection.pk, module=MODULE)
     cursor = SyncCursor.objects.get(connection=connection, module=MODULE)
     assert "upstream" in cursor.last_error
     assert_clean(cursor.last_error)
+    assert_clean(caplog.text)  # the worker's log line too
 
 
 def test_a_job_failure_is_recorded_without_credentials() -> None:

@@ -371,7 +371,7 @@ def sync_run(*, connection_id: int, module: str, full: bool = False) -> SyncRepo
         return report
     except Exception as exc:
         # Keep the run (window and next page) for the next attempt; release the lease.
-        report.error = str(exc) or type(exc).__name__
+        report.error = redact_text(str(exc) or type(exc).__name__)
         logger.warning("sync of %s from %s failed: %s", module, connection, report.error)
         _record_failure(connection, module, token=token, error=report.error)
         return report
