@@ -49,6 +49,8 @@ from apps.tokens.models import Token
 ACTOR = "charge-point simulator"
 QUANTUM = Decimal("1e-10")  # the precision of stored quantities
 HOUR_US = Decimal(3_600_000_000)
+#: The shortest charging period a meter reading adds.
+MIN_PERIOD = timedelta(seconds=1)
 INOPERATIVE = frozenset({EvseStatus.INOPERATIVE, EvseStatus.OUTOFORDER})
 
 
@@ -74,11 +76,13 @@ def simulator_meter_advance(
 ) -> SessionChargingPeriod | None:
     """Append the charging period from the end of the last one (or the start) until ``at``,
     with the ENERGY charged at the simulated power and the TIME; adds the energy to the
-    session's ``kwh``. Returns ``None`` when there is no time to add."""
+    session's ``kwh``. Returns ``None`` when there is less than a second to add: the end of the
+    last period is read back from its stored TIME (rounded to 1e-10 h), so a second reading at
+    the same moment would otherwise add a period of a microsecond."""
     with transaction.atomic():
         locked = ChargingSession.objects.select_for_update().get(pk=session.pk)
         start, last = _covered_until(locked)
-        if at <= start:
+        if at - start < MIN_PERIOD:
             return None
         micros = (at - start) // timedelta(microseconds=1)
         hours = (Decimal(micros) / HOUR_US).quantize(QUANTUM)

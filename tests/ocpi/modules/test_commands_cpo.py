@@ -555,6 +555,23 @@ def test_simulated_meter_values_are_contiguous_periods_at_the_simulated_power(cp
     assert session.kwh == Decimal("9.25")
 
 
+def test_a_second_reading_at_the_same_moment_adds_nothing_after_an_uneven_period(
+    cpo: Cpo,
+) -> None:
+    """A period's end is read back from its stored TIME (1e-10 h): after 7 min 13.123457 s the
+    end fell a microsecond short, and a second reading added a period of a microsecond."""
+    start(cpo)
+    session = ChargingSession.objects.get()
+    began = timezone.now() - timedelta(minutes=90)
+    ChargingSession.objects.filter(pk=session.pk).update(start_date_time=began)
+    at = began + timedelta(minutes=7, seconds=13, microseconds=123457)
+    assert simulator_meter_all(at=at) == 1
+    assert simulator_meter_all(at=at) == 0
+    assert simulator_meter_all(at=at + timedelta(milliseconds=500)) == 0
+    assert simulator_meter_all(at=at + timedelta(seconds=60)) == 1
+    assert session.charging_periods.count() == 2
+
+
 def test_the_sweep_hands_lost_executions_to_a_worker_again(cpo: Cpo) -> None:
     response, _ = cpo.post("START_SESSION", start_session_body(cpo.url("START_SESSION/16")))
     command = stored(response)  # its task never ran (the callback was not executed)
