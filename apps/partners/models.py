@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
@@ -180,6 +181,16 @@ class PartnerConnection(models.Model):
         help_text="A new token offered during a rotation we started; valid with the current one "
         "until the partner confirms",
     )
+    previous_issued_token_hash = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text="The token a rotation replaced, still accepted until previous_issued_token_until "
+        "so that the partner's requests in flight do not fail",
+    )
+    previous_issued_token_until = models.DateTimeField(null=True, blank=True, editable=False)
     outbound_paused = models.BooleanField(
         default=False,
         help_text="Hold our pushes to this partner (they queue up and go out when resumed)",
@@ -215,8 +226,28 @@ class PartnerConnection(models.Model):
 
     # -- tokens ------------------------------------------------------------------------------
     def set_issued_token(
-        self, raw: str, *, registration: bool, expires_at: datetime | None = None
+        self,
+        raw: str,
+        *,
+        registration: bool,
+        expires_at: datetime | None = None,
+        keep_previous: bool = False,
     ) -> None:
+        """Issue ``raw`` as the token the partner calls us with. With ``keep_previous`` (a
+        rotation), the token it replaces stays valid for OCPI_TOKEN_ROTATION_OVERLAP_SECONDS;
+        a registration token (token A) is never kept."""
+        overlap = settings.OCPI_TOKEN_ROTATION_OVERLAP_SECONDS
+        if (
+            keep_previous
+            and overlap
+            and self.issued_token_hash
+            and not (self.issued_token_is_registration)
+        ):
+            self.previous_issued_token_hash = self.issued_token_hash
+            self.previous_issued_token_until = timezone.now() + timedelta(seconds=overlap)
+        else:
+            self.previous_issued_token_hash = None
+            self.previous_issued_token_until = None
         self.issued_token_hash = hash_secret(raw)
         self.issued_token_hint = raw[-4:]
         self.issued_token_is_registration = registration
@@ -226,9 +257,17 @@ class PartnerConnection(models.Model):
 
     def issued_token_matches(self, raw: str) -> bool:
         digest = hash_secret(raw)
+        previous = self.previous_issued_token_hash if self.previous_token_valid else None
         return any(
             stored and secrets_equal(stored, digest)
-            for stored in (self.issued_token_hash, self.pending_issued_token_hash)
+            for stored in (self.issued_token_hash, self.pending_issued_token_hash, previous)
+        )
+
+    @property
+    def previous_token_valid(self) -> bool:
+        until = self.previous_issued_token_until
+        return (
+            bool(self.previous_issued_token_hash) and until is not None and until > timezone.now()
         )
 
     @property

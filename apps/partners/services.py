@@ -37,18 +37,22 @@ def connection_issue_token(
     connection: PartnerConnection,
     registration: bool,
     valid_for: timedelta | None = None,
+    keep_previous: bool = False,
     actor: Actor = None,
 ) -> str:
     """Issue a new token the partner must use to call us (token A for registration, else C).
 
-    The raw token is returned once and never stored; the previous one stops working.
-    ``valid_for`` limits how long it may be used (registration tokens expire).
+    The raw token is returned once and never stored. The previous one stops working, or, with
+    ``keep_previous`` (a rotation), after OCPI_TOKEN_ROTATION_OVERLAP_SECONDS. ``valid_for``
+    limits how long it may be used (registration tokens expire).
     """
     raw = new_token()
     expires_at = timezone.now() + valid_for if valid_for is not None else None
     with transaction.atomic():
         before = model_snapshot(connection, fields=["issued_token_hint", "status"])
-        connection.set_issued_token(raw, registration=registration, expires_at=expires_at)
+        connection.set_issued_token(
+            raw, registration=registration, expires_at=expires_at, keep_previous=keep_previous
+        )
         connection.save()
         audit_log_record(
             actor=actor,

@@ -119,6 +119,9 @@ OCPI_OUTBOUND_MAX_RESPONSE_BYTES = env_int(
 )
 OCPI_EXCHANGE_LOG_RETENTION_DAYS = env_int("OCPI_EXCHANGE_LOG_RETENTION_DAYS", 30, minimum=1)
 OCPI_REGISTRATION_TOKEN_DAYS = env_int("OCPI_REGISTRATION_TOKEN_DAYS", 14, minimum=1)
+# After a credentials rotation (ours or the partner's), the replaced token still works this long,
+# so that the partner's requests in flight do not fail; 0 ends it at once.
+OCPI_TOKEN_ROTATION_OVERLAP_SECONDS = env_int("OCPI_TOKEN_ROTATION_OVERLAP_SECONDS", 120, minimum=0)
 # Outbox: retries with exponential backoff and jitter; after the last attempt a delivery is dead.
 OCPI_DELIVERY_MAX_ATTEMPTS = env_int("OCPI_DELIVERY_MAX_ATTEMPTS", 12, minimum=1)
 OCPI_DELIVERY_BACKOFF_BASE = env_float("OCPI_DELIVERY_BACKOFF_BASE", 5.0, minimum=0.01)

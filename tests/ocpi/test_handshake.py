@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
+from django.conf import settings
+from django.utils import timezone
 
 from apps.ocpi.services.handshake import (
     connection_invite,
@@ -19,6 +24,7 @@ from tests.ocpi.peer import peer_platform as peer_platform  # fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 V = VersionNumber.V2_2_1.value
+OVERLAP = settings.OCPI_TOKEN_ROTATION_OVERLAP_SECONDS
 
 
 def test_we_register_with_a_peer_then_rotate_and_unregister(
@@ -64,8 +70,12 @@ def test_we_register_with_a_peer_then_rotate_and_unregister(
     assert status_of(peer.versions_url, connection.send_token or "") == (200, 1000)
     rotated = peer.connection_state(invite["id"])
     assert rotated["send_token"] != theirs["send_token"]
-    assert status_of(f"{us}/ocpi/versions", theirs["send_token"])[0] == 401
     assert status_of(f"{us}/ocpi/versions", rotated["send_token"]) == (200, 1000)
+    # The token we replaced works for the overlap (the peer's requests in flight), then not.
+    assert status_of(f"{us}/ocpi/versions", theirs["send_token"]) == (200, 1000)
+    with time_machine.travel(timezone.now() + timedelta(seconds=OVERLAP + 1)):
+        assert status_of(f"{us}/ocpi/versions", theirs["send_token"])[0] == 401
+        assert status_of(f"{us}/ocpi/versions", rotated["send_token"]) == (200, 1000)
 
     # Unregistering ends it on both sides.
     last_token = connection.send_token or ""
@@ -111,8 +121,10 @@ def test_a_peer_registers_with_us_then_rotates_and_unregisters(
     )
     rotated = peer.connection_state(peer_id)
     assert rotated["send_token"] != theirs["send_token"]
-    assert status_of(f"{us}/ocpi/versions", theirs["send_token"])[0] == 401
     assert status_of(f"{us}/ocpi/versions", rotated["send_token"]) == (200, 1000)
+    assert status_of(f"{us}/ocpi/versions", theirs["send_token"]) == (200, 1000)  # overlap
+    with time_machine.travel(timezone.now() + timedelta(seconds=OVERLAP + 1)):
+        assert status_of(f"{us}/ocpi/versions", theirs["send_token"])[0] == 401
     connection.refresh_from_db()
     assert connection.send_token not in (None, our_token_for_them)
 

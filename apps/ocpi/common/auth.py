@@ -14,6 +14,7 @@ import re
 
 from django.db.models import Q
 from django.http import HttpRequest
+from django.utils import timezone
 
 from apps.core.crypto import hash_secret
 from apps.ocpi.adapters.registry import UnknownAdapter, get_adapter, supported_versions
@@ -48,9 +49,12 @@ def _decode(value: str) -> str | None:
 
 def _find(token: str) -> PartnerConnection | None:
     digest = hash_secret(token)
+    replaced_lately = Q(previous_issued_token_hash=digest) & Q(
+        previous_issued_token_until__gt=timezone.now()
+    )
     return (
         PartnerConnection.objects.select_related("partner")
-        .filter(Q(issued_token_hash=digest) | Q(pending_issued_token_hash=digest))
+        .filter(Q(issued_token_hash=digest) | Q(pending_issued_token_hash=digest) | replaced_lately)
         .first()
     )
 

@@ -257,8 +257,13 @@ def credentials_accept(
             if not update:
                 _registration_token_spend(connection)
             _store_peer(connection, credentials=credentials, version=chosen, endpoints=endpoints)
+            # A rotation the partner started (PUT): its requests still in flight with the old
+            # token C succeed until the overlap ends.
             token_c = connection_issue_token(
-                connection=connection, registration=False, actor=f"partner:{connection}"
+                connection=connection,
+                registration=False,
+                keep_previous=update,
+                actor=f"partner:{connection}",
             )
             audit_log_record(
                 actor=f"partner:{connection}",
@@ -304,6 +309,8 @@ def connection_unregistered(*, connection: PartnerConnection, actor: Actor) -> N
         connection.status = ConnectionStatus.UNREGISTERED
         connection.issued_token_hash = None
         connection.pending_issued_token_hash = None
+        connection.previous_issued_token_hash = None
+        connection.previous_issued_token_until = None
         connection.send_token_encrypted = ""
         connection.save()
         audit_log_record(actor=actor, action="connection.unregistered", obj=connection)
@@ -420,7 +427,7 @@ def connection_rotate(*, connection: PartnerConnection, actor: Actor = None) -> 
         raise
     with transaction.atomic():
         _store_peer(connection, credentials=theirs, version=version, endpoints=endpoints)
-        connection.set_issued_token(new_b, registration=False)
+        connection.set_issued_token(new_b, registration=False, keep_previous=True)
         connection.save()
         audit_log_record(actor=actor, action="connection.rotated", obj=connection)
     return connection
