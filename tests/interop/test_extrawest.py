@@ -5,11 +5,15 @@ live_server. Then rotation (credentials PUT) and unregistering (DELETE), which e
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import time_machine
+from django.conf import settings
 from django.test import RequestFactory, override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.core.crypto import hash_secret
 from apps.ocpi.adapters.partners.extrawest import PROFILE
@@ -127,7 +131,8 @@ def test_we_register_with_extrawest_then_rotate_and_unregister(
     with pytest.raises(InvalidParameters):
         routing_check(headerless, connection=connection, required=True)
 
-    # Rotation (we PUT new credentials): both tokens are replaced, the old ones stop working.
+    # Rotation (we PUT new credentials): both tokens are replaced; ours stops working after the
+    # overlap, theirs at once (extrawest keeps none).
     connection_rotate(connection=connection)
     connection.refresh_from_db()
     new_c = connection.send_token
@@ -140,7 +145,11 @@ def test_we_register_with_extrawest_then_rotate_and_unregister(
     assert connection.pending_issued_token_hash is None
     assert status_of(credentials_url, token_c)[0] == 403  # extrawest: 403, not 401 (§2.2)
     assert status_of(extrawest.versions_url, new_c) == (200, 1000)
-    assert status_of(f"{us}/ocpi/versions", token_b)[0] == 401
+    assert status_of(f"{us}/ocpi/versions", token_b) == (200, 1000)  # its requests in flight
+    with time_machine.travel(
+        timezone.now() + timedelta(seconds=settings.OCPI_TOKEN_ROTATION_OVERLAP_SECONDS + 1)
+    ):
+        assert status_of(f"{us}/ocpi/versions", token_b)[0] == 401
     assert status_of(f"{us}/ocpi/versions", new_b) == (200, 1000)
 
     # Unregistering (we DELETE our credentials there) ends it on both sides.
