@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Count, Max
+from django.db.models import Count, Max, OuterRef, Subquery
 from django.utils import timezone
 
 from apps.core.models import JobFailure
@@ -126,16 +126,17 @@ def job_failures_prune() -> int:
 
 
 def job_failures_summary(*, days: int) -> list[dict[str, object]]:
-    """Per task, the failures of the last ``days``: count, last time and last reason."""
+    """Per task, the failures of the last ``days``: count, last time and last reason (one
+    query)."""
     since = timezone.now() - timedelta(days=days)
-    rows = (
+    last_error = (
+        JobFailure.objects.filter(task=OuterRef("task"))
+        .order_by("-created_at", "-id")
+        .values("error")[:1]
+    )
+    return list(
         JobFailure.objects.filter(created_at__gte=since)
         .values("task")
-        .annotate(count=Count("pk"), last_at=Max("created_at"))
+        .annotate(count=Count("pk"), last_at=Max("created_at"), last_error=Subquery(last_error))
         .order_by("-last_at")[:50]
     )
-    summary = []
-    for row in rows:
-        last = JobFailure.objects.filter(task=row["task"]).order_by("-created_at").first()
-        summary.append({**row, "last_error": last.error if last else ""})
-    return summary

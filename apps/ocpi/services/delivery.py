@@ -62,10 +62,9 @@ logger = logging.getLogger(__name__)
 ACTIVE_STATUSES = (ConnectionStatus.CONNECTED, ConnectionStatus.SUSPENDED)
 CLAIM_LOST = "CLAIM_LOST"
 
-#: Worker lanes (see ``DeliveryKind.lane``); each has its own Celery queue (config.celery).
+#: Worker lanes (see ``DeliveryKind.lane``); each has its own Celery queue (settings).
 BULK = "bulk"
 REALTIME = "realtime"
-LANES = (BULK, REALTIME)
 
 
 # -- what is pushed where ----------------------------------------------------------------------
@@ -554,9 +553,8 @@ def deliveries_wake(connection_id: int) -> None:
         .values_list("kind", flat=True)
         .distinct()
     )
-    for lane in LANES:
-        if waiting & set(_lane_kinds(lane) or ()):
-            deliveries_wake_on_commit(connection_id, lane)
+    for lane in {_lane_of(kind) for kind in waiting}:
+        deliveries_wake_on_commit(connection_id, lane)
 
 
 @receiver(connection_deliverable)
@@ -594,10 +592,17 @@ def delivery_job_started(connection_id: int, lane: str, token: str) -> None:
     job_started(_schedule_key(connection_id, lane), token)
 
 
-def _lane_kinds(lane: str | None) -> list[str] | None:
+def _lane_of(kind_name: str) -> str:
+    """The lane a kind of delivery is sent in (bulk unless the kind says otherwise)."""
+    kind = KINDS.get(kind_name)
+    return getattr(kind, "lane", BULK) if kind is not None else BULK
+
+
+def _in_lane(deliveries: Any, lane: str | None) -> Any:
+    """Only the deliveries of ``lane`` (all of them for ``None``)."""
     if lane is None:
-        return None
-    return [name for name, kind in KINDS.items() if getattr(kind, "lane", BULK) == lane]
+        return deliveries
+    return deliveries.filter(kind__in=[name for name in KINDS if _lane_of(name) == lane])
 
 
 # -- claiming and sending -----------------------------------------------------------------------
@@ -610,17 +615,9 @@ def _due(connection_id: int | None, now: datetime, lane: str | None = None) -> A
         lease_expires_at__gt=now,
     )
     due = OutboundDelivery.objects.filter(
-        status=DeliveryStatus.PENDING,
-        next_attempt_at__lte=now,
-        connection__status=ConnectionStatus.CONNECTED,
-        connection__outbound_paused=False,
+        _deliverable(connection_id), status=DeliveryStatus.PENDING, next_attempt_at__lte=now
     ).exclude(Exists(in_flight))
-    if connection_id is not None:
-        due = due.filter(connection_id=connection_id)
-    kinds = _lane_kinds(lane)
-    if kinds is not None:
-        due = due.filter(kind__in=kinds)
-    return due
+    return _in_lane(due, lane)
 
 
 def _lease() -> timedelta:
@@ -883,12 +880,10 @@ def deliveries_run(
         if stop:
             break
         more = batch == max_batches - 1
-    pending = OutboundDelivery.objects.filter(
-        _deliverable(connection_id), status=DeliveryStatus.PENDING
+    pending = _in_lane(
+        OutboundDelivery.objects.filter(_deliverable(connection_id), status=DeliveryStatus.PENDING),
+        lane,
     )
-    kinds = _lane_kinds(lane)
-    if kinds is not None:
-        pending = pending.filter(kind__in=kinds)
     nxt = pending.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
     next_due_in = max((nxt - timezone.now()).total_seconds(), 0.0) if nxt else None
     return RunReport(claimed=claimed, delivered=delivered, next_due_in=next_due_in, more=more)
@@ -919,10 +914,7 @@ def _hold_behind(failed_id: int, claim_token: str, rest: list[int], lane: str | 
         status=DeliveryStatus.PENDING,
         next_attempt_at__lt=retry_at,
     )
-    kinds = _lane_kinds(lane)
-    if kinds is not None:
-        waiting = waiting.filter(kind__in=kinds)
-    waiting.update(next_attempt_at=retry_at)
+    _in_lane(waiting, lane).update(next_attempt_at=retry_at)
 
 
 def deliveries_continue(connection_id: int, lane: str, report: RunReport) -> bool:
@@ -973,9 +965,8 @@ def deliveries_sweep() -> list[tuple[int, str]]:
             if started
             else "the worker that claimed it was lost before sending it",
         )
-    lane_of = {name: getattr(kind, "lane", BULK) for name, kind in KINDS.items()}
     pairs = {
-        (connection_id, lane_of.get(kind, BULK))
+        (connection_id, _lane_of(kind))
         for connection_id, kind in _due(None, now).values_list("connection_id", "kind").distinct()
     }
     return sorted(pairs)
@@ -994,11 +985,10 @@ def deliveries_retry_now(*, ids: Iterable[int], actor: Actor = None) -> int:
         pk__in=list(ids), status__in=[DeliveryStatus.DEAD, DeliveryStatus.PENDING]
     ).update(status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), attempts=0)
     audit_log_record(actor=actor, action="delivery.retry_now", after={"count": count})
-    lane_of = {name: getattr(kind, "lane", BULK) for name, kind in KINDS.items()}
     for connection_id, kind in set(
         OutboundDelivery.objects.filter(pk__in=list(ids)).values_list("connection_id", "kind")
     ):
-        deliveries_wake_on_commit(connection_id, lane_of.get(kind, BULK))
+        deliveries_wake_on_commit(connection_id, _lane_of(kind))
     return count
 
 
