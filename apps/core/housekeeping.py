@@ -134,9 +134,10 @@ def job_failures_summary(*, days: int) -> list[dict[str, object]]:
         .order_by("-created_at", "-id")
         .values("error")[:1]
     )
-    return list(
+    rows = (
         JobFailure.objects.filter(created_at__gte=since)
         .values("task")
         .annotate(count=Count("pk"), last_at=Max("created_at"), last_error=Subquery(last_error))
         .order_by("-last_at")[:50]
     )
+    return [dict(row) for row in rows]
